@@ -1,0 +1,73 @@
+/* The engine interface and the one architectural CPU state both engines share.
+ *
+ * A boot loader produces the bootstrap processor's initial cpu_state; an
+ * engine runs every vCPU of a vm until the machine ends (power-off, debug
+ * exit, reset, fatal error) and reports that through vm_request_exit(). */
+#ifndef RINGFOLD_ENGINE_ENGINE_H
+#define RINGFOLD_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+enum cpu_reg {
+	REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+	REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+};
+
+enum cpu_seg { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR, SEG_COUNT };
+
+/* A segment register with its hidden (descriptor cache) part, unpacked. */
+struct cpu_segment {
+	uint64_t base;
+	uint32_t limit; /* byte granular: already scaled when G=1 */
+	uint16_t selector;
+	uint8_t type; /* descriptor type field (4 bits) */
+	uint8_t s, dpl, present, avl, l, db, g;
+	uint8_t unusable;
+};
+
+struct cpu_dtable {
+	uint64_t base;
+	uint16_t limit;
+};
+
+struct cpu_state {
+	uint64_t gpr[16];
+	uint64_t rip, rflags;
+	struct cpu_segment seg[SEG_COUNT];
+	struct cpu_dtable gdt, idt;
+	uint64_t cr0, cr2, cr3, cr4, cr8;
+	uint64_t efer;
+	uint64_t dr[8];
+	/* MSRs that hold architectural state beyond the registers above. */
+	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t pat, apic_base, tsc;
+};
+
+/* The reset state of an x86 CPU (real mode at F000:FFF0), as after INIT. */
+void cpu_state_reset(struct cpu_state *s);
+/* Flat code/data segments for boot loaders. */
+struct cpu_segment cpu_segment_flat(uint16_t selector, bool code, bool long_mode);
+/* A register dump for triple faults and internal errors, one line per group. */
+void cpu_state_dump(const struct cpu_state *s, int cpu_index);
+
+struct engine_ops {
+	const char *name;
+	/* Can this engine run here? If not, why (one line, for the user). */
+	bool (*usable)(char *why, size_t why_len);
+	/* Create the vCPUs, run them until vm_request_exit(), tear down. Returns
+	 * 0, or -1 after logging when the engine itself could not start. */
+	int (*run)(struct vm *vm);
+	/* Make every vCPU return to the VMM soon (another thread requested exit). */
+	void (*kick)(struct vm *vm);
+	/* Raise or lower an interrupt line (GSI) of the machine. */
+	void (*set_irq)(struct vm *vm, unsigned gsi, int level);
+};
+
+extern const struct engine_ops kvm_engine_ops;
+
+#endif

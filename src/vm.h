@@ -1,0 +1,97 @@
+/* The machine: configuration, guest memory, bus, devices and the engine that
+ * runs it. Created from a vm_config, run once, destroyed; a guest reset is a
+ * new vm built from the same config (see main.c). */
+#ifndef RINGFOLD_VM_H
+#define RINGFOLD_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "engine/engine.h"
+#include "mem.h"
+
+#define VM_MAX_CPUS 64
+#define VM_MAX_INITRDS 16
+
+enum engine_kind { ENGINE_AUTO, ENGINE_KVM, ENGINE_SOFT };
+
+struct vm_config {
+	const char *kernel;
+	const char *initrds[VM_MAX_INITRDS];
+	int ninitrds;
+	const char *cmdline;
+	uint64_t mem_size;
+	int cpus;
+	enum engine_kind engine;
+	const char *console; /* "stdio" or a file path */
+	bool hugepages;
+	bool no_reboot;
+};
+
+/* How the machine ended. The process exit status is derived in main.c. */
+enum vm_exit_kind {
+	VM_EXIT_NONE,
+	VM_EXIT_POWEROFF,      /* ACPI S5, or the user quit (Ctrl-A x) */
+	VM_EXIT_DEBUG,         /* write of code to the debug-exit port */
+	VM_EXIT_RESET,         /* the guest asked for a reset */
+	VM_EXIT_TRIPLE_FAULT,  /* shutdown: the CPU could not deliver a fault */
+	VM_EXIT_INTERNAL_ERROR /* the engine or VMM could not go on */
+};
+
+/* Exit statuses of the ringfold process (documented in README.md). */
+#define EXIT_STATUS_POWEROFF 0
+#define EXIT_STATUS_LOAD_ERROR 1
+#define EXIT_STATUS_USAGE 2
+#define EXIT_STATUS_TRIPLE_FAULT 4
+#define EXIT_STATUS_INTERNAL_ERROR 6
+#define EXIT_STATUS_RESET 8 /* only with --no-reboot */
+
+struct serial;
+struct debugexit;
+struct pci_bus;
+struct acpi_pm;
+struct rtc;
+struct i8042;
+
+struct vm {
+	const struct vm_config *config;
+	struct guest_mem mem;
+	struct bus *bus;
+	const struct engine_ops *engine;
+	void *engine_data;
+	int ncpus;
+	struct cpu_state boot_cpu; /* initial state of the bootstrap processor */
+
+	/* Devices. */
+	struct serial *serial;
+	struct debugexit *debugexit;
+	struct pci_bus *pci;
+	struct acpi_pm *acpi_pm;
+	struct rtc *rtc;
+	struct i8042 *i8042;
+
+	/* The first exit request wins; later ones are ignored. */
+	atomic_int exit_kind;
+	int exit_code;
+};
+
+/* Builds memory, bus, devices, loads the kernel; NULL after logging an error. */
+struct vm *vm_create(const struct vm_config *config, const struct engine_ops *engine);
+/* Runs until the machine ends; returns how it ended. */
+enum vm_exit_kind vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+
+/* Callable from any thread (vCPU, device, I/O thread, signal-safe path not
+ * required). */
+void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int code);
+static inline bool vm_exit_requested(struct vm *vm)
+{
+	return atomic_load_explicit(&vm->exit_kind, memory_order_acquire) != VM_EXIT_NONE;
+}
+/* Raise/lower a machine interrupt line: the engine's interrupt controllers. */
+void vm_set_irq(struct vm *vm, unsigned gsi, int level);
+
+#endif
