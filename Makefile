@@ -28,7 +28,7 @@ FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all check unit fuzz guest clean format format-check bench soak
+.PHONY: all check unit fuzz guest clean format format-check bench soak run
 all: $(BUILD)/ringfold
 
 $(BUILD)/ringfold: $(OBJ)
@@ -77,6 +77,14 @@ fuzz: $(FUZZ_BIN)
 
 check: $(BUILD)/ringfold unit fuzz guest
 	@RINGFOLD=$(BUILD)/ringfold BUILD=$(BUILD) bash tests/run-all.sh
+
+# Boots the default guest. Until the default Linux guest exists that is the
+# test kernel, which ends the VM with status 33 when every check passed.
+run: $(BUILD)/ringfold guest
+	@$(BUILD)/ringfold run --kernel $(BUILD)/guest/testkernel.elf --cpus 2 $(RUNFLAGS); \
+	status=$$?; \
+	if [ $$status = 33 ]; then echo "ringfold: test kernel passed every check (exit status 33)"; \
+	else echo "ringfold: exit status $$status"; exit 1; fi
 
 bench: $(BUILD)/ringfold guest
 	@RINGFOLD=$(BUILD)/ringfold BUILD=$(BUILD) bash bench/run.sh

@@ -49,12 +49,14 @@ enum vm_exit_kind {
 #define EXIT_STATUS_INTERNAL_ERROR 6
 #define EXIT_STATUS_RESET 8 /* only with --no-reboot */
 
+struct console;
 struct serial;
 struct debugexit;
 struct pci_bus;
 struct acpi_pm;
 struct rtc;
 struct i8042;
+struct port80;
 
 struct vm {
 	const struct vm_config *config;
@@ -66,14 +68,18 @@ struct vm {
 	struct cpu_state boot_cpu; /* initial state of the bootstrap processor */
 
 	/* Devices. */
+	struct console *console;
 	struct serial *serial;
 	struct debugexit *debugexit;
 	struct pci_bus *pci;
 	struct acpi_pm *acpi_pm;
 	struct rtc *rtc;
 	struct i8042 *i8042;
+	struct port80 *port80;
 
-	/* The first exit request wins; later ones are ignored. */
+	/* The first exit request wins; later ones are ignored. A zeroed mutex
+	 * is a valid unlocked one, so tests may build a struct vm with {0}. */
+	pthread_mutex_t exit_lock;
 	atomic_int exit_kind;
 	int exit_code;
 };

@@ -9,7 +9,7 @@ void cpu_state_reset(struct cpu_state *s)
 	memset(s, 0, sizeof *s);
 	s->rip = 0xfff0;
 	s->rflags = 0x2;
-	s->gpr[REG_RDX] = 0x600; /* family/model/stepping after reset */
+	s->gpr[GPR_RDX] = 0x600; /* family/model/stepping after reset */
 	for (int i = 0; i < SEG_COUNT; i++) {
 		s->seg[i] = (struct cpu_segment){.limit = 0xffff, .type = 3, .s = 1, .present = 1};
 	}

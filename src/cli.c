@@ -1,0 +1,171 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+void cli_print_help(void)
+{
+	printf("ringfold %s: a virtual machine monitor for x86-64 guests\n"
+	       "\n"
+	       "usage: ringfold run [options]     boot a guest (see `ringfold run --help`)\n"
+	       "       ringfold --help            this text\n"
+	       "       ringfold --version         the version\n",
+	       RINGFOLD_VERSION);
+}
+
+void cli_print_run_help(void)
+{
+	printf(
+	    "usage: ringfold run [options]\n"
+	    "\n"
+	    "Boot a guest kernel directly (Linux bzImage or Multiboot).\n"
+	    "\n"
+	    "  -k, --kernel FILE      kernel image: Linux bzImage (64-bit boot protocol) or\n"
+	    "                         Multiboot v1 (ELF or a.out kludge)\n"
+	    "  -i, --initrd FILE      initrd (Linux) or module (Multiboot); repeat for several:\n"
+	    "                         Linux gets them concatenated, Multiboot as modules in order\n"
+	    "  -a, --cmdline STR      kernel command line (also --append)\n"
+	    "  -m, --mem SIZE         guest RAM, e.g. 256M, 4G (default 256M; a bare number is MiB)\n"
+	    "  -c, --cpus N           number of vCPUs, 1 to %d (default 1)\n"
+	    "  -e, --engine ENGINE    auto, kvm or soft (default auto)\n"
+	    "      --console DEST     stdio (default) or a file the guest's console is written to\n"
+	    "      --hugepages        back guest RAM with 2 MiB huge pages (hugetlbfs)\n"
+	    "      --no-reboot        exit (status 8) when the guest resets instead of rebooting\n"
+	    "  -v, --verbose          more diagnostics on stderr (twice for debug output)\n"
+	    "  -q, --quiet            errors only\n"
+	    "  -h, --help             this text\n"
+	    "\n"
+	    "Console keys (stdio on a terminal): Ctrl-A x quits, Ctrl-A h helps,\n"
+	    "Ctrl-A Ctrl-A sends Ctrl-A.\n"
+	    "\n"
+	    "Exit status: 0 guest powered off (or Ctrl-A x); (v << 1) | 1 when the guest wrote v\n"
+	    "to the debug-exit port 0xf4; 1 the kernel or an initrd could not be loaded, or the\n"
+	    "machine could not be built; 2 bad command line; 4 triple fault (registers dumped\n"
+	    "on stderr); 6 internal error of the VMM or engine (registers dumped); 8 the guest\n"
+	    "reset with --no-reboot.\n",
+	    VM_MAX_CPUS);
+}
+
+static int parse_int(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static enum cli_result usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "ringfold: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see `ringfold run --help`)\n");
+	return CLI_USAGE_ERROR;
+}
+
+enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int *verbosity)
+{
+	enum { OPT_CONSOLE = 256, OPT_HUGEPAGES, OPT_NO_REBOOT };
+	static const struct option opts[] = {
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"initrd", required_argument, NULL, 'i'},
+	    {"cmdline", required_argument, NULL, 'a'},
+	    {"append", required_argument, NULL, 'a'},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"engine", required_argument, NULL, 'e'},
+	    {"console", required_argument, NULL, OPT_CONSOLE},
+	    {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+	    {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	memset(cfg, 0, sizeof *cfg);
+	cfg->mem_size = 256ULL << 20;
+	cfg->cpus = 1;
+	cfg->engine = ENGINE_AUTO;
+	cfg->console = "stdio";
+	*verbosity = LOG_WARN;
+
+	opterr = 0;
+	optind = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, ":k:i:a:m:c:e:vqh", opts, NULL)) != -1) {
+		long n;
+		switch (c) {
+		case 'k':
+			cfg->kernel = optarg;
+			break;
+		case 'i':
+			if (cfg->ninitrds == VM_MAX_INITRDS)
+				return usage_error("too many --initrd options (at most 16)%s", "");
+			cfg->initrds[cfg->ninitrds++] = optarg;
+			break;
+		case 'a':
+			cfg->cmdline = optarg;
+			break;
+		case 'm':
+			if (mem_parse_size(optarg, &cfg->mem_size) < 0)
+				return usage_error("--mem: '%s' is not a size like 256M or 4G", optarg);
+			if (cfg->mem_size < MEM_MIN_SIZE || cfg->mem_size > MEM_MAX_SIZE)
+				return usage_error("--mem: %s is outside 16M to 1T", optarg);
+			if (cfg->mem_size & 0xfff)
+				return usage_error("--mem: %s is not a multiple of 4K", optarg);
+			break;
+		case 'c':
+			if (parse_int(optarg, 1, VM_MAX_CPUS, &n) < 0)
+				return usage_error("--cpus: '%s' is not a number from 1 to 64", optarg);
+			cfg->cpus = (int)n;
+			break;
+		case 'e':
+			if (!strcmp(optarg, "auto"))
+				cfg->engine = ENGINE_AUTO;
+			else if (!strcmp(optarg, "kvm"))
+				cfg->engine = ENGINE_KVM;
+			else if (!strcmp(optarg, "soft"))
+				cfg->engine = ENGINE_SOFT;
+			else
+				return usage_error("--engine: '%s' is not one of auto, kvm, soft", optarg);
+			break;
+		case OPT_CONSOLE:
+			if (!*optarg)
+				return usage_error("--console: empty destination%s", "");
+			cfg->console = optarg;
+			break;
+		case OPT_HUGEPAGES:
+			cfg->hugepages = true;
+			break;
+		case OPT_NO_REBOOT:
+			cfg->no_reboot = true;
+			break;
+		case 'v':
+			if (*verbosity < LOG_DEBUG)
+				(*verbosity)++;
+			break;
+		case 'q':
+			*verbosity = LOG_ERROR;
+			break;
+		case 'h':
+			cli_print_run_help();
+			return CLI_EXIT_SUCCESS;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!cfg->kernel)
+		return usage_error("no kernel given: use --kernel FILE%s", "");
+	return CLI_OK;
+}

@@ -1,0 +1,278 @@
+/* The hardware-assisted engine: a VM through /dev/kvm with KVM's in-kernel
+ * interrupt controllers (PIC, IOAPIC, LAPIC) and PIT, one host thread per
+ * vCPU. Everything the guest reaches that is not RAM or an in-kernel device
+ * exits to kvm_vcpu.c and goes to the shared bus. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "engine/kvm/kvm_internal.h"
+#include "util/log.h"
+
+/* Addresses KVM needs for its own use on Intel hosts (real-mode TSS and the
+ * EPT identity map): three pages just below the BIOS area, inside the PCI
+ * hole where no RAM or device is. */
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000ULL
+#define KVM_TSS_ADDR 0xfeffd000ULL
+
+struct required_cap {
+	int cap;
+	const char *name;
+};
+
+static const struct required_cap required_caps[] = {
+    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+    {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+    {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+    {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+    {KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
+    {KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
+};
+
+static int open_kvm(char *why, size_t why_len)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, why_len, "/dev/kvm: %s", strerror(errno));
+		return -1;
+	}
+	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		snprintf(why, why_len, "/dev/kvm: API version %d, need %d", version, KVM_API_VERSION);
+		close(fd);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof required_caps / sizeof required_caps[0]; i++) {
+		if (ioctl(fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0) {
+			snprintf(why, why_len, "/dev/kvm lacks %s", required_caps[i].name);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+static bool kvm_usable(char *why, size_t why_len)
+{
+	int fd = open_kvm(why, why_len);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static void kick_handler(int sig) { (void)sig; }
+
+/* PC interrupt routing as firmware sets it up: ISA IRQs 0–15 reach the 8259
+ * pair, and GSIs 0–23 the IOAPIC pins, except that the PIT's IRQ 0 is wired to
+ * IOAPIC pin 2 (the MADT's interrupt source override says so). */
+static int setup_irq_routing(struct kvm_vm *k)
+{
+	size_t max = 64;
+	struct kvm_irq_routing *r = calloc(1, sizeof *r + max * sizeof(struct kvm_irq_routing_entry));
+	if (!r)
+		return -1;
+	uint32_t n = 0;
+	for (uint32_t gsi = 0; gsi < 16; gsi++) {
+		if (gsi == 2)
+			continue; /* the cascade */
+		r->entries[n++] = (struct kvm_irq_routing_entry){
+		    .gsi = gsi,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+		                  .pin = gsi % 8}};
+	}
+	for (uint32_t gsi = 0; gsi < 24; gsi++) {
+		if (gsi == 2)
+			continue;
+		r->entries[n++] = (struct kvm_irq_routing_entry){
+		    .gsi = gsi,
+		    .type = KVM_IRQ_ROUTING_IRQCHIP,
+		    .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi == 0 ? 2 : gsi}};
+	}
+	r->nr = n;
+	int rc = ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, r);
+	free(r);
+	return rc;
+}
+
+static int create_vm(struct kvm_vm *k)
+{
+	char why[256];
+	k->sys_fd = open_kvm(why, sizeof why);
+	if (k->sys_fd < 0) {
+		log_error("kvm engine unavailable: %s", why);
+		return -1;
+	}
+	k->run_mmap_size = ioctl(k->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	int max_vcpus = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max_vcpus > 0 && k->ncpus > max_vcpus) {
+		log_error("kvm: %d vCPUs requested, /dev/kvm allows %d", k->ncpus, max_vcpus);
+		return -1;
+	}
+	k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
+	if (k->vm_fd < 0) {
+		log_error("kvm: KVM_CREATE_VM: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0) {
+		log_error("kvm: KVM_SET_TSS_ADDR: %s", strerror(errno));
+		return -1;
+	}
+	uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+	if (ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0)
+		ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		log_error("kvm: KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return -1;
+	}
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	if (ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		log_error("kvm: KVM_CREATE_PIT2: %s", strerror(errno));
+		return -1;
+	}
+	if (setup_irq_routing(k) < 0) {
+		log_error("kvm: KVM_SET_GSI_ROUTING: %s", strerror(errno));
+		return -1;
+	}
+	const struct guest_mem *m = &k->vm->mem;
+	for (int i = 0; i < m->nregions; i++) {
+		struct kvm_userspace_memory_region r = {
+		    .slot = (uint32_t)i,
+		    .guest_phys_addr = m->regions[i].gpa,
+		    .memory_size = m->regions[i].size,
+		    .userspace_addr = (uint64_t)(uintptr_t)m->regions[i].host,
+		};
+		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+			log_error("kvm: cannot map guest RAM at %#llx: %s",
+			          (unsigned long long)r.guest_phys_addr, strerror(errno));
+			return -1;
+		}
+	}
+	int nent = 256;
+	for (;;) {
+		k->supported_cpuid = calloc(1, sizeof(struct kvm_cpuid2) +
+		                                   (size_t)nent * sizeof(struct kvm_cpuid_entry2));
+		if (!k->supported_cpuid)
+			return -1;
+		k->supported_cpuid->nent = (uint32_t)nent;
+		if (ioctl(k->sys_fd, KVM_GET_SUPPORTED_CPUID, k->supported_cpuid) == 0)
+			break;
+		free(k->supported_cpuid);
+		k->supported_cpuid = NULL;
+		if (errno != E2BIG || nent >= 4096) {
+			log_error("kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+			return -1;
+		}
+		nent *= 2;
+	}
+	return 0;
+}
+
+static void destroy_vm(struct kvm_vm *k)
+{
+	for (int i = 0; i < k->ncpus; i++)
+		kvm_vcpu_destroy(&k->vcpus[i]);
+	free(k->supported_cpuid);
+	if (k->vm_fd > 0)
+		close(k->vm_fd);
+	if (k->sys_fd > 0)
+		close(k->sys_fd);
+}
+
+static int kvm_run_vm(struct vm *vm)
+{
+	struct kvm_vm *k = calloc(1, sizeof *k);
+	if (!k)
+		return -1;
+	k->vm = vm;
+	k->ncpus = vm->ncpus;
+	k->sys_fd = k->vm_fd = -1;
+	for (int i = 0; i < VM_MAX_CPUS; i++)
+		k->vcpus[i].fd = -1;
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->exited, NULL);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = kick_handler;
+	sigaction(KVM_KICK_SIGNAL, &sa, NULL);
+	/* Block the kick signal in this thread; vCPU threads inherit the mask. */
+	sigset_t kick, old;
+	sigemptyset(&kick);
+	sigaddset(&kick, KVM_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &kick, &old);
+
+	int rc = -1;
+	if (create_vm(k) < 0)
+		goto out;
+	for (int i = 0; i < k->ncpus; i++)
+		if (kvm_vcpu_create(k, i) < 0)
+			goto out;
+	vm->engine_data = k;
+	for (int i = 0; i < k->ncpus; i++) {
+		if (pthread_create(&k->vcpus[i].thread, NULL, kvm_vcpu_thread, &k->vcpus[i]) != 0) {
+			log_error("kvm: cannot start the thread of vCPU %d", i);
+			vm_request_exit(vm, VM_EXIT_INTERNAL_ERROR, 0);
+			break;
+		}
+		k->vcpus[i].thread_started = true;
+	}
+	pthread_mutex_lock(&k->lock);
+	while (!vm_exit_requested(vm))
+		pthread_cond_wait(&k->exited, &k->lock);
+	pthread_mutex_unlock(&k->lock);
+	for (int i = 0; i < k->ncpus; i++)
+		if (k->vcpus[i].thread_started)
+			pthread_kill(k->vcpus[i].thread, KVM_KICK_SIGNAL);
+	for (int i = 0; i < k->ncpus; i++)
+		if (k->vcpus[i].thread_started)
+			pthread_join(k->vcpus[i].thread, NULL);
+	rc = 0;
+out:
+	pthread_mutex_lock(&k->lock);
+	vm->engine_data = NULL;
+	pthread_mutex_unlock(&k->lock);
+	destroy_vm(k);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_destroy(&k->lock);
+	pthread_cond_destroy(&k->exited);
+	free(k);
+	return rc;
+}
+
+/* Called by vm_request_exit() from any thread after the exit kind is set:
+ * wake the waiting main thread, which kicks every vCPU out of KVM_RUN. */
+static void kvm_kick(struct vm *vm)
+{
+	struct kvm_vm *k = vm->engine_data;
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	pthread_cond_broadcast(&k->exited);
+	pthread_mutex_unlock(&k->lock);
+}
+
+static void kvm_set_irq(struct vm *vm, unsigned gsi, int level)
+{
+	struct kvm_vm *k = vm->engine_data;
+	if (!k)
+		return;
+	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
+	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+		log_warn("kvm: KVM_IRQ_LINE gsi %u: %s", gsi, strerror(errno));
+}
+
+const struct engine_ops kvm_engine_ops = {
+    .name = "kvm",
+    .usable = kvm_usable,
+    .run = kvm_run_vm,
+    .kick = kvm_kick,
+    .set_irq = kvm_set_irq,
+};

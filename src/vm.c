@@ -1,0 +1,131 @@
+/* The machine: builds guest memory, the bus, the PC platform devices, the
+ * ACPI tables and the boot state from a vm_config, then hands it to an
+ * engine. Device creation order follows the PC's port map (docs/devices.md). */
+#include "vm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot/acpi.h"
+#include "boot/boot.h"
+#include "util/file.h"
+#include "util/log.h"
+#include "vm_devices.h"
+
+/* Kernels and initrds are read whole; nothing legitimate is this large. */
+#define MAX_IMAGE_SIZE (1ULL << 31)
+
+static int load_guest(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->config;
+	struct error err = {{0}};
+	struct file_buf kernel = {0};
+	struct file_buf initrds[VM_MAX_INITRDS] = {{0}};
+	int rc = -1;
+
+	if (file_read_all(cfg->kernel, MAX_IMAGE_SIZE, &kernel, &err) < 0) {
+		log_error("kernel %s", err.msg);
+		goto out;
+	}
+	if (kernel.size == 0) {
+		log_error("kernel %s: empty file", cfg->kernel);
+		goto out;
+	}
+	struct boot_request req = {
+	    .kernel = {kernel.data, kernel.size, cfg->kernel},
+	    .ninitrds = cfg->ninitrds,
+	    .cmdline = cfg->cmdline,
+	};
+	for (int i = 0; i < cfg->ninitrds; i++) {
+		if (file_read_all(cfg->initrds[i], MAX_IMAGE_SIZE, &initrds[i], &err) < 0) {
+			log_error("initrd %s", err.msg);
+			goto out;
+		}
+		req.initrds[i] = (struct boot_blob){initrds[i].data, initrds[i].size, cfg->initrds[i]};
+	}
+	if (acpi_build(&vm->mem, vm->ncpus, &req.acpi_rsdp, &err) < 0) {
+		log_error("ACPI tables: %s", err.msg);
+		goto out;
+	}
+	if (boot_load(&vm->mem, &req, &vm->boot_cpu, &err) < 0) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	file_buf_free(&kernel);
+	for (int i = 0; i < cfg->ninitrds; i++)
+		file_buf_free(&initrds[i]);
+	return rc;
+}
+
+struct vm *vm_create(const struct vm_config *config, const struct engine_ops *engine)
+{
+	struct vm *vm = calloc(1, sizeof *vm);
+	if (!vm) {
+		log_error("out of memory");
+		return NULL;
+	}
+	vm->config = config;
+	vm->engine = engine;
+	vm->ncpus = config->cpus;
+	atomic_init(&vm->exit_kind, VM_EXIT_NONE);
+	pthread_mutex_init(&vm->exit_lock, NULL);
+	struct error err = {{0}};
+	if (mem_init(&vm->mem, config->mem_size, config->hugepages, &err) < 0) {
+		log_error("%s", err.msg);
+		goto fail;
+	}
+	vm->bus = bus_create();
+	if (!vm->bus) {
+		log_error("out of memory");
+		goto fail;
+	}
+	if (vm_devices_create(vm) < 0)
+		goto fail;
+	cpu_state_reset(&vm->boot_cpu);
+	if (load_guest(vm) < 0)
+		goto fail;
+	return vm;
+fail:
+	vm_destroy(vm);
+	return NULL;
+}
+
+enum vm_exit_kind vm_run(struct vm *vm)
+{
+	if (vm->engine->run(vm) < 0)
+		vm_request_exit(vm, VM_EXIT_INTERNAL_ERROR, 0);
+	return (enum vm_exit_kind)atomic_load(&vm->exit_kind);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	vm_devices_destroy(vm);
+	bus_destroy(vm->bus);
+	mem_destroy(&vm->mem);
+	free(vm);
+}
+
+void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int code)
+{
+	/* The first request wins; the lock keeps its code paired with it. */
+	bool first = false;
+	pthread_mutex_lock(&vm->exit_lock);
+	if (atomic_load(&vm->exit_kind) == VM_EXIT_NONE) {
+		vm->exit_code = code;
+		atomic_store_explicit(&vm->exit_kind, (int)kind, memory_order_release);
+		first = true;
+	}
+	pthread_mutex_unlock(&vm->exit_lock);
+	if (first && vm->engine && vm->engine->kick)
+		vm->engine->kick(vm);
+}
+
+void vm_set_irq(struct vm *vm, unsigned gsi, int level)
+{
+	if (vm->engine && vm->engine->set_irq)
+		vm->engine->set_irq(vm, gsi, level);
+}

@@ -1,0 +1,60 @@
+/* The PC platform's devices, created in port order for every vm and torn
+ * down in reverse. The list of ports and IRQs is docs/devices.md. */
+#include "vm_devices.h"
+
+#include "console.h"
+#include "dev/acpi_pm.h"
+#include "dev/debugexit.h"
+#include "dev/i8042.h"
+#include "dev/pci.h"
+#include "dev/port80.h"
+#include "dev/rtc.h"
+#include "dev/serial.h"
+#include "util/log.h"
+#include "vm.h"
+
+int vm_devices_create(struct vm *vm)
+{
+	vm->console = console_create(vm, vm->config->console);
+	if (!vm->console)
+		return -1;
+	vm->i8042 = i8042_create(vm);          /* 0x60, 0x64 */
+	vm->rtc = rtc_create(vm);              /* 0x70-0x71, IRQ 8 */
+	vm->port80 = port80_create(vm);        /* 0x80 */
+	vm->debugexit = debugexit_create(vm, DEBUGEXIT_PORT); /* 0xf4-0xf7 */
+	vm->serial = serial_create(vm, SERIAL_COM1_PORT, SERIAL_COM1_GSI, vm->console);
+	vm->acpi_pm = acpi_pm_create(vm);      /* 0x600-0x60b, 0xcf9 */
+	vm->pci = pci_create(vm);              /* 0xcf8-0xcff */
+	if (!vm->i8042 || !vm->rtc || !vm->port80 || !vm->debugexit || !vm->serial ||
+	    !vm->acpi_pm || !vm->pci)
+		return -1;
+	return 0;
+}
+
+void vm_devices_destroy(struct vm *vm)
+{
+	if (vm->pci)
+		pci_destroy(vm->pci);
+	if (vm->acpi_pm)
+		acpi_pm_destroy(vm->acpi_pm);
+	if (vm->serial)
+		serial_destroy(vm->serial);
+	if (vm->debugexit)
+		debugexit_destroy(vm->debugexit);
+	if (vm->port80)
+		port80_destroy(vm->port80);
+	if (vm->rtc)
+		rtc_destroy(vm->rtc);
+	if (vm->i8042)
+		i8042_destroy(vm->i8042);
+	if (vm->console)
+		console_destroy(vm->console);
+	vm->pci = NULL;
+	vm->acpi_pm = NULL;
+	vm->serial = NULL;
+	vm->debugexit = NULL;
+	vm->port80 = NULL;
+	vm->rtc = NULL;
+	vm->i8042 = NULL;
+	vm->console = NULL;
+}

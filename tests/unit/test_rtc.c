@@ -1,0 +1,264 @@
+/* The CMOS RTC read the way Linux's mc146818 code reads it. */
+#include "test.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "dev/rtc.h"
+#include "vm.h"
+
+static void fake_set_irq(struct vm *vm, unsigned gsi, int level) {}
+static void fake_kick(struct vm *vm) {}
+static const struct engine_ops fake_engine = {
+    .name = "fake", .kick = fake_kick, .set_irq = fake_set_irq};
+
+struct rig {
+	struct vm vm;
+	struct rtc *rtc;
+};
+
+static struct rig *rig_new(void)
+{
+	struct rig *r = calloc(1, sizeof *r);
+	r->vm.bus = bus_create();
+	r->vm.engine = &fake_engine;
+	r->rtc = rtc_create(&r->vm);
+	return r;
+}
+
+static void rig_free(struct rig *r)
+{
+	rtc_destroy(r->rtc);
+	bus_destroy(r->vm.bus);
+	free(r);
+}
+
+static uint8_t cmos_read(struct rig *r, uint8_t idx)
+{
+	bus_write(r->vm.bus, BUS_PIO, 0x70, 1, idx);
+	return (uint8_t)bus_read(r->vm.bus, BUS_PIO, 0x71, 1);
+}
+
+static void cmos_write(struct rig *r, uint8_t idx, uint8_t v)
+{
+	bus_write(r->vm.bus, BUS_PIO, 0x70, 1, idx);
+	bus_write(r->vm.bus, BUS_PIO, 0x71, 1, v);
+}
+
+static int bcd(uint8_t v)
+{
+	return (v >> 4) * 10 + (v & 0xF);
+}
+
+struct rtc_time {
+	int sec, min, hour, wday, mday, mon, year;
+};
+
+/* mc146818_get_time(): wait for UIP to drop, read, retry if an update
+ * slipped in (seconds changed). */
+static struct rtc_time read_time(struct rig *r, bool binary)
+{
+	struct rtc_time t;
+	for (;;) {
+		while (cmos_read(r, 0x0A) & 0x80)
+			;
+		uint8_t s0 = cmos_read(r, 0x00);
+		uint8_t v[10];
+		for (int i = 0; i < 10; i++)
+			v[i] = cmos_read(r, (uint8_t)i);
+		uint8_t century = cmos_read(r, 0x32);
+		if ((cmos_read(r, 0x0A) & 0x80) || cmos_read(r, 0x00) != s0)
+			continue;
+		int (*dec)(uint8_t) = binary ? NULL : bcd;
+#define DEC(x) (dec ? dec(x) : (x))
+		t.sec = DEC(v[0]);
+		t.min = DEC(v[2]);
+		t.hour = DEC(v[4]);
+		t.wday = DEC(v[6]);
+		t.mday = DEC(v[7]);
+		t.mon = DEC(v[8]);
+		t.year = DEC(century) * 100 + DEC(v[9]);
+#undef DEC
+		return t;
+	}
+}
+
+static int64_t as_epoch(const struct rtc_time *t)
+{
+	struct tm tm = {0};
+	tm.tm_sec = t->sec;
+	tm.tm_min = t->min;
+	tm.tm_hour = t->hour;
+	tm.tm_mday = t->mday;
+	tm.tm_mon = t->mon - 1;
+	tm.tm_year = t->year - 1900;
+	return (int64_t)timegm(&tm);
+}
+
+static void test_reads_host_utc_in_bcd(void)
+{
+	struct rig *r = rig_new();
+	CHECK(r->rtc != NULL);
+	CHECK_EQ(cmos_read(r, 0x0B) & 0x06, 0x02); /* BCD, 24 h */
+	CHECK_EQ(cmos_read(r, 0x0D), 0x80);        /* VRT: battery good */
+	struct rtc_time t = read_time(r, false);
+	int64_t now = (int64_t)time(NULL);
+	int64_t got = as_epoch(&t);
+	CHECK(got >= now - 2 && got <= now + 2);
+	time_t tt = (time_t)got;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	CHECK_EQ(t.wday, tm.tm_wday + 1);
+	rig_free(r);
+}
+
+static void test_binary_and_12_hour_modes(void)
+{
+	struct rig *r = rig_new();
+	cmos_write(r, 0x0B, 0x06); /* binary, 24 h */
+	struct rtc_time t = read_time(r, true);
+	int64_t now = (int64_t)time(NULL);
+	int64_t got = as_epoch(&t);
+	CHECK(got >= now - 2 && got <= now + 2);
+	/* Set 15:30 in binary 24-hour mode, read it back in 12-hour BCD. */
+	cmos_write(r, 0x0B, 0x86);
+	cmos_write(r, 0x04, 15);
+	cmos_write(r, 0x02, 30);
+	cmos_write(r, 0x0B, 0x06);
+	cmos_write(r, 0x0B, 0x00); /* BCD, 12 h */
+	uint8_t hour = cmos_read(r, 0x04);
+	CHECK_EQ(hour, 0x80 | 0x03);
+	/* Midnight and noon in 12-hour mode: 12 AM and 12 PM. */
+	cmos_write(r, 0x0B, 0x80);
+	cmos_write(r, 0x04, 0x12); /* 12 AM */
+	cmos_write(r, 0x0B, 0x02); /* back to 24 h */
+	CHECK_EQ(cmos_read(r, 0x04), 0x00);
+	cmos_write(r, 0x0B, 0x80);
+	cmos_write(r, 0x04, 0x92); /* 12 PM */
+	cmos_write(r, 0x0B, 0x02);
+	CHECK_EQ(cmos_read(r, 0x04), 0x12);
+	rig_free(r);
+}
+
+/* mc146818_set_time(): SET, write the fields, clear SET. */
+static void test_guest_sets_time(void)
+{
+	struct rig *r = rig_new();
+	uint8_t b = cmos_read(r, 0x0B);
+	cmos_write(r, 0x0B, b | 0x80);
+	cmos_write(r, 0x00, 0x06);
+	cmos_write(r, 0x02, 0x05);
+	cmos_write(r, 0x04, 0x04);
+	cmos_write(r, 0x07, 0x03);
+	cmos_write(r, 0x08, 0x02);
+	cmos_write(r, 0x09, 0x01);
+	cmos_write(r, 0x32, 0x20);
+	/* Stopped while SET is on. */
+	CHECK_EQ(cmos_read(r, 0x00), 0x06);
+	CHECK_EQ(cmos_read(r, 0x0A) & 0x80, 0);
+	cmos_write(r, 0x0B, b);
+	struct rtc_time t = read_time(r, false);
+	CHECK_EQ(t.year, 2001);
+	CHECK_EQ(t.mon, 2);
+	CHECK_EQ(t.mday, 3);
+	CHECK_EQ(t.hour, 4);
+	CHECK_EQ(t.min, 5);
+	CHECK(t.sec >= 6 && t.sec <= 8);
+	CHECK_EQ(t.wday, 7); /* 2001-02-03 was a Saturday */
+	/* A second RTC (a reset machine) starts from host time again. */
+	struct rig *r2 = rig_new();
+	CHECK(read_time(r2, false).year >= 2024);
+	rig_free(r2);
+	rig_free(r);
+}
+
+static void test_uip_rises_before_each_update(void)
+{
+	struct rig *r = rig_new();
+	/* Poll for up to ~3 s: UIP must be seen, and the seconds register
+	 * must have moved on when it falls. */
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	bool seen = false, changed = false;
+	do {
+		/* Seconds read just before UIP is seen belong to the second
+		 * that is ending; once UIP falls the next one has begun. */
+		uint8_t before = cmos_read(r, 0x00);
+		if (cmos_read(r, 0x0A) & 0x80) {
+			seen = true;
+			while (cmos_read(r, 0x0A) & 0x80)
+				;
+			changed = cmos_read(r, 0x00) != before;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - start.tv_sec < 3);
+	CHECK(seen);
+	CHECK(changed);
+	/* Most of the time UIP is clear. */
+	int set = 0;
+	for (int i = 0; i < 1000; i++)
+		set += (cmos_read(r, 0x0A) & 0x80) != 0;
+	CHECK(set < 900);
+	rig_free(r);
+}
+
+static void test_status_registers_and_ram(void)
+{
+	struct rig *r = rig_new();
+	CHECK_EQ(cmos_read(r, 0x0A) & 0x7F, 0x26);
+	cmos_write(r, 0x0A, 0xA6); /* UIP is read-only */
+	CHECK_EQ(cmos_read(r, 0x0A) & 0x7F, 0x26);
+	cmos_write(r, 0x0D, 0x00); /* read-only */
+	CHECK_EQ(cmos_read(r, 0x0D), 0x80);
+	cmos_write(r, 0x0C, 0xFF);
+	cmos_read(r, 0x0C);
+	CHECK_EQ(cmos_read(r, 0x0C) & 0x60, 0); /* no periodic/alarm flags */
+	/* RAM, with the NMI-mask bit in the index. */
+	cmos_write(r, 0x80 | 0x40, 0x5A);
+	CHECK_EQ(cmos_read(r, 0x40), 0x5A);
+	for (int i = 0x0E; i < 0x80; i++)
+		if (i != 0x32)
+			cmos_write(r, (uint8_t)i, (uint8_t)(i ^ 0xA5));
+	bool ok = true;
+	for (int i = 0x0E; i < 0x80; i++)
+		if (i != 0x32 && cmos_read(r, (uint8_t)i) != (uint8_t)(i ^ 0xA5))
+			ok = false;
+	CHECK(ok);
+	rtc_cmos_set(r->rtc, 0x34, 0x77);
+	CHECK_EQ(cmos_read(r, 0x34), 0x77);
+	rtc_cmos_set(r->rtc, 0x00, 0x77); /* clock registers are not RAM */
+	CHECK(cmos_read(r, 0x0B) != 0x77);
+	/* The index port reads as all-ones; other ports are not ours. */
+	CHECK_EQ(bus_read(r->vm.bus, BUS_PIO, 0x70, 1), 0xFF);
+	CHECK_EQ(bus_read(r->vm.bus, BUS_PIO, 0x72, 1), 0xFF);
+	rig_free(r);
+}
+
+static void test_hostile_values(void)
+{
+	struct rig *r = rig_new();
+	/* Invalid BCD everywhere, then run the clock: no crash, sane reads. */
+	cmos_write(r, 0x0B, 0x82);
+	for (uint8_t i = 0; i < 10; i++)
+		cmos_write(r, i, 0xFF);
+	cmos_write(r, 0x32, 0xFF);
+	cmos_write(r, 0x0B, 0x02);
+	for (uint8_t i = 0; i < 10; i++)
+		cmos_read(r, i);
+	cmos_write(r, 0x0B, 0x06);
+	cmos_write(r, 0x09, 0xFF);
+	cmos_read(r, 0x09);
+	rig_free(r);
+}
+
+int main(void)
+{
+	RUN(test_reads_host_utc_in_bcd);
+	RUN(test_binary_and_12_hour_modes);
+	RUN(test_guest_sets_time);
+	RUN(test_uip_rises_before_each_update);
+	RUN(test_status_registers_and_ram);
+	RUN(test_hostile_values);
+	TEST_DONE();
+}
