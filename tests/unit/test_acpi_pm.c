@@ -9,24 +9,7 @@
 #include "test.h"
 #include "vm.h"
 
-/* A fake engine that records kicks and interrupt lines. */
-static int kicks;
-static int irq_calls;
-static unsigned last_gsi;
-static int last_level;
-
-static void fake_kick(struct vm *vm)
-{
-	kicks++;
-}
-static void fake_set_irq(struct vm *vm, unsigned gsi, int level)
-{
-	irq_calls++;
-	last_gsi = gsi;
-	last_level = level;
-}
-static const struct engine_ops fake_engine = {
-    .name = "fake", .kick = fake_kick, .set_irq = fake_set_irq};
+#include "fake_engine.h"
 
 struct fixture {
 	struct vm vm;
@@ -38,9 +21,9 @@ static void setup(struct fixture *f)
 	memset(f, 0, sizeof *f);
 	f->vm.bus = bus_create();
 	f->vm.engine = &fake_engine;
-	kicks = irq_calls = 0;
-	last_gsi = 0;
-	last_level = -1;
+	fake_engine_reset();
+	fake.last_gsi = 0;
+	fake.last_level = -1;
 	f->pm = acpi_pm_create(&f->vm);
 	CHECK(f->pm != NULL);
 }
@@ -70,7 +53,7 @@ static void test_poweroff(void)
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x604, 2), SLP_S5 | ACPI_PM1_SCI_EN);
 	bus_write(f.vm.bus, BUS_PIO, 0x604, 2, SLP_S5 | ACPI_PM1_SLP_EN);
 	CHECK_EQ(exit_kind(&f), VM_EXIT_POWEROFF);
-	CHECK_EQ(kicks, 1);
+	CHECK_EQ(fake.kicks, 1);
 	/* SLP_EN is write-only. */
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x604, 2) & ACPI_PM1_SLP_EN, 0);
 	teardown(&f);
@@ -148,7 +131,7 @@ static void test_reset_register(void)
 		bus_write(f.vm.bus, BUS_PIO, 0xCF9, 1, resets[i]);
 		CHECK_EQ(exit_kind(&f), VM_EXIT_RESET);
 		CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0xCF9, 1), resets[i]);
-		CHECK_EQ(kicks, 1);
+		CHECK_EQ(fake.kicks, 1);
 		teardown(&f);
 	}
 }
@@ -222,14 +205,14 @@ static void test_status_w1c_and_sci(void)
 	/* Pressed while disabled: status set, no SCI. */
 	acpi_pm_power_button(f.pm);
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x600, 2), ACPI_PM1_PWRBTN_STS);
-	CHECK_EQ(irq_calls, 0);
+	CHECK_EQ(fake.irq_calls, 0);
 
 	/* Enabling it raises the SCI (level, IRQ 9). */
 	bus_write(f.vm.bus, BUS_PIO, 0x602, 2, ACPI_PM1_PWRBTN_EN);
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x602, 2), ACPI_PM1_PWRBTN_EN);
-	CHECK_EQ(irq_calls, 1);
-	CHECK_EQ(last_gsi, ACPI_PM_SCI_IRQ);
-	CHECK_EQ(last_level, 1);
+	CHECK_EQ(fake.irq_calls, 1);
+	CHECK_EQ(fake.last_gsi, ACPI_PM_SCI_IRQ);
+	CHECK_EQ(fake.last_level, 1);
 	/* One 32-bit read sees status (low half) and enable (high half). */
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x600, 4),
 	         ACPI_PM1_PWRBTN_STS | (uint32_t)ACPI_PM1_PWRBTN_EN << 16);
@@ -237,26 +220,26 @@ static void test_status_w1c_and_sci(void)
 	/* Writing 0 to a status bit leaves it; writing 1 clears it. */
 	bus_write(f.vm.bus, BUS_PIO, 0x600, 2, 0);
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x600, 2), ACPI_PM1_PWRBTN_STS);
-	CHECK_EQ(irq_calls, 1);
+	CHECK_EQ(fake.irq_calls, 1);
 	bus_write(f.vm.bus, BUS_PIO, 0x600, 2, ACPI_PM1_PWRBTN_STS);
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x600, 2), 0);
-	CHECK_EQ(irq_calls, 2);
-	CHECK_EQ(last_level, 0);
+	CHECK_EQ(fake.irq_calls, 2);
+	CHECK_EQ(fake.last_level, 0);
 
 	/* A 32-bit write of status|enable, the way some guests do it, clears
 	 * status and keeps enable; a second press raises the SCI again. */
 	acpi_pm_power_button(f.pm);
-	CHECK_EQ(last_level, 1);
+	CHECK_EQ(fake.last_level, 1);
 	bus_write(f.vm.bus, BUS_PIO, 0x600, 4,
 	          ACPI_PM1_PWRBTN_STS | (uint32_t)ACPI_PM1_PWRBTN_EN << 16);
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x600, 4), (uint32_t)ACPI_PM1_PWRBTN_EN << 16);
-	CHECK_EQ(last_level, 0);
+	CHECK_EQ(fake.last_level, 0);
 
 	/* Disabling with status pending lowers the line. */
 	acpi_pm_power_button(f.pm);
-	CHECK_EQ(last_level, 1);
+	CHECK_EQ(fake.last_level, 1);
 	bus_write(f.vm.bus, BUS_PIO, 0x603, 1, 0);
-	CHECK_EQ(last_level, 0);
+	CHECK_EQ(fake.last_level, 0);
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x600, 2), ACPI_PM1_PWRBTN_STS);
 
 	/* Reserved enable bits stay 0. */
@@ -340,7 +323,7 @@ static void test_concurrent_access(void)
 	/* Settle: clear status; the line must end low and consistent. */
 	bus_write(f.vm.bus, BUS_PIO, 0x600, 2, 0xFFFF);
 	CHECK_EQ(bus_read(f.vm.bus, BUS_PIO, 0x600, 2), 0);
-	CHECK_EQ(last_level, 0);
+	CHECK_EQ(fake.last_level, 0);
 	CHECK_EQ(exit_kind(&f), VM_EXIT_NONE);
 	teardown(&f);
 }

@@ -6,21 +6,14 @@
 #include "dev/debugexit.h"
 #include "vm.h"
 
-static int kicks;
-static void fake_kick(struct vm *vm)
-{
-	kicks++;
-}
-static void fake_set_irq(struct vm *vm, unsigned gsi, int level) {}
-static const struct engine_ops fake_engine = {
-    .name = "fake", .kick = fake_kick, .set_irq = fake_set_irq};
+#include "fake_engine.h"
 
 static struct vm *new_vm(void)
 {
 	struct vm *vm = calloc(1, sizeof *vm);
 	vm->bus = bus_create();
 	vm->engine = &fake_engine;
-	kicks = 0;
+	fake_engine_reset();
 	return vm;
 }
 
@@ -39,11 +32,11 @@ static void test_byte_write_exits_with_value(void)
 	bus_write(vm->bus, BUS_PIO, 0xF4, 1, 0x10);
 	CHECK_EQ(atomic_load(&vm->exit_kind), VM_EXIT_DEBUG);
 	CHECK_EQ(vm->exit_code, 0x10);
-	CHECK_EQ(kicks, 1);
+	CHECK_EQ(fake.kicks, 1);
 	/* The first request wins. */
 	bus_write(vm->bus, BUS_PIO, 0xF4, 1, 0x22);
 	CHECK_EQ(vm->exit_code, 0x10);
-	CHECK_EQ(kicks, 1);
+	CHECK_EQ(fake.kicks, 1);
 	debugexit_destroy(d);
 	free_vm(vm);
 }

@@ -7,21 +7,7 @@
 #include "dev/i8042.h"
 #include "vm.h"
 
-static int irq1, irq12, irq_calls, kicks;
-static void fake_set_irq(struct vm *vm, unsigned gsi, int level)
-{
-	if (gsi == I8042_KBD_GSI)
-		irq1 = level;
-	if (gsi == I8042_AUX_GSI)
-		irq12 = level;
-	irq_calls++;
-}
-static void fake_kick(struct vm *vm)
-{
-	kicks++;
-}
-static const struct engine_ops fake_engine = {
-    .name = "fake", .kick = fake_kick, .set_irq = fake_set_irq};
+#include "fake_engine.h"
 
 struct rig {
 	struct vm vm;
@@ -33,7 +19,7 @@ static struct rig *rig_new(void)
 	struct rig *r = calloc(1, sizeof *r);
 	r->vm.bus = bus_create();
 	r->vm.engine = &fake_engine;
-	irq1 = irq12 = irq_calls = kicks = 0;
+	fake_engine_reset();
 	r->k = i8042_create(&r->vm);
 	return r;
 }
@@ -129,29 +115,29 @@ static void test_interrupts_follow_obf(void)
 	struct rig *r = rig_new();
 	command(r, 0x60);
 	put(r, 0x47); /* keyboard and aux interrupts on */
-	CHECK_EQ(irq1, 0);
+	CHECK_EQ(fake.level[I8042_KBD_GSI], 0);
 	command(r, 0xD2); /* keyboard loop-back */
 	put(r, 0x11);
-	CHECK_EQ(irq1, 1);
-	CHECK_EQ(irq12, 0);
+	CHECK_EQ(fake.level[I8042_KBD_GSI], 1);
+	CHECK_EQ(fake.level[I8042_AUX_GSI], 0);
 	CHECK_EQ(data(r), 0x11);
-	CHECK_EQ(irq1, 0);
+	CHECK_EQ(fake.level[I8042_KBD_GSI], 0);
 	command(r, 0xD3);
 	put(r, 0x22);
-	CHECK_EQ(irq12, 1);
-	CHECK_EQ(irq1, 0);
-	int calls = irq_calls;
+	CHECK_EQ(fake.level[I8042_AUX_GSI], 1);
+	CHECK_EQ(fake.level[I8042_KBD_GSI], 0);
+	int calls = fake.irq_calls;
 	status(r);
 	status(r);
-	CHECK_EQ(irq_calls, calls);
+	CHECK_EQ(fake.irq_calls, calls);
 	CHECK_EQ(data(r), 0x22);
-	CHECK_EQ(irq12, 0);
+	CHECK_EQ(fake.level[I8042_AUX_GSI], 0);
 	/* With the interrupt bits clear the lines stay low. */
 	command(r, 0x60);
 	put(r, 0x44);
 	command(r, 0xD2);
 	put(r, 0x33);
-	CHECK_EQ(irq1, 0);
+	CHECK_EQ(fake.level[I8042_KBD_GSI], 0);
 	CHECK(status(r) & 0x01);
 	rig_free(r);
 }
@@ -186,7 +172,7 @@ static void test_reset_by_pulse(void)
 	command(r, 0xFE);
 	CHECK_EQ(atomic_load(&r->vm.exit_kind), VM_EXIT_RESET);
 	CHECK_EQ(r->vm.exit_code, 0);
-	CHECK_EQ(kicks, 1);
+	CHECK_EQ(fake.kicks, 1);
 	rig_free(r);
 }
 

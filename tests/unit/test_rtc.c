@@ -7,10 +7,7 @@
 #include "dev/rtc.h"
 #include "vm.h"
 
-static void fake_set_irq(struct vm *vm, unsigned gsi, int level) {}
-static void fake_kick(struct vm *vm) {}
-static const struct engine_ops fake_engine = {
-    .name = "fake", .kick = fake_kick, .set_irq = fake_set_irq};
+#include "fake_engine.h"
 
 struct rig {
 	struct vm vm;

@@ -28,22 +28,7 @@
 #define MSR 6
 #define SCR 7
 
-static int irq_level = -1;
-static int irq_calls;
-static int kicks;
-static void fake_set_irq(struct vm *vm, unsigned gsi, int level)
-{
-	if (gsi == SERIAL_COM1_GSI) {
-		irq_level = level;
-		irq_calls++;
-	}
-}
-static void fake_kick(struct vm *vm)
-{
-	kicks++;
-}
-static const struct engine_ops fake_engine = {
-    .name = "fake", .kick = fake_kick, .set_irq = fake_set_irq};
+#include "fake_engine.h"
 
 struct rig {
 	struct vm vm;
@@ -59,9 +44,7 @@ static struct rig *rig_new(void)
 	struct rig *r = calloc(1, sizeof *r);
 	r->vm.bus = bus_create();
 	r->vm.engine = &fake_engine;
-	irq_level = 0;
-	irq_calls = 0;
-	kicks = 0;
+	fake_engine_reset();
 	snprintf(r->path, sizeof r->path, "/tmp/ringfold-serial-XXXXXX");
 	int fd = mkstemp(r->path);
 	close(fd);
@@ -162,7 +145,7 @@ static void test_loopback_echoes_and_stays_off_console(void)
 	out(r, THR, 'Q');
 	CHECK(in(r, LSR) & 0x01);
 	CHECK_EQ(in(r, IIR) & 0x0F, 0x0C); /* data below the trigger level */
-	CHECK_EQ(irq_level, 0);            /* loopback keeps the line off */
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0);            /* loopback keeps the line off */
 	CHECK_EQ(in(r, RBR), 'Q');
 	CHECK(!(in(r, LSR) & 0x01));
 	char buf[16];
@@ -188,27 +171,27 @@ static void test_thre_interrupt_as_linux_expects(void)
 	struct rig *r = rig_new();
 	out(r, FCR, 0x01);
 	out(r, MCR, 0x0B); /* DTR | RTS | OUT2 */
-	CHECK_EQ(irq_level, 0);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0);
 	out(r, IER, 0x02);
-	CHECK_EQ(irq_level, 1);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 1);
 	uint8_t iir1 = in(r, IIR);
 	CHECK_EQ(iir1, 0xC2);
-	CHECK_EQ(irq_level, 0); /* reading IIR acknowledged it */
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0); /* reading IIR acknowledged it */
 	CHECK_EQ(in(r, IIR) & 0x01, 1);
 	out(r, IER, 0);
 	out(r, IER, 0x02);
-	CHECK_EQ(irq_level, 1);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 1);
 	CHECK_EQ(in(r, IIR) & 0x0F, 0x02);
 	/* Writing THR re-arms it once the byte has gone. */
 	out(r, THR, 'x');
-	CHECK_EQ(irq_level, 1);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 1);
 	/* A status read does not touch the line: no redundant set_irq. */
-	int calls = irq_calls;
+	int calls = fake.irq_calls;
 	for (int i = 0; i < 10; i++)
 		in(r, LSR);
-	CHECK_EQ(irq_calls, calls);
+	CHECK_EQ(fake.irq_calls, calls);
 	out(r, IER, 0);
-	CHECK_EQ(irq_level, 0);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0);
 	rig_free(r);
 }
 
@@ -216,16 +199,16 @@ static void test_out2_gates_irq(void)
 {
 	struct rig *r = rig_new();
 	out(r, IER, 0x02); /* THRE pending */
-	CHECK_EQ(irq_level, 0);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0);
 	CHECK_EQ(in(r, IIR) & 0x0F, 0x02); /* pending, but the PC's gate is shut */
 	out(r, IER, 0);
 	out(r, IER, 0x02);
 	out(r, MCR, 0x08);
-	CHECK_EQ(irq_level, 1);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 1);
 	out(r, MCR, 0x00);
-	CHECK_EQ(irq_level, 0);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0);
 	out(r, MCR, 0x08);
-	CHECK_EQ(irq_level, 1);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 1);
 	rig_free(r);
 }
 
@@ -235,10 +218,10 @@ static void test_receive_from_console(void)
 	out(r, FCR, 0xC7); /* FIFO on, trigger 14 */
 	out(r, MCR, 0x0B);
 	out(r, IER, 0x01);
-	CHECK_EQ(irq_level, 0);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0);
 	CHECK_EQ(console_inject(r->con, "hello", 5), 5);
 	/* The console told the UART: the interrupt is up without any access. */
-	CHECK_EQ(irq_level, 1);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 1);
 	CHECK_EQ(in(r, IIR), 0xCC); /* character timeout: below the trigger */
 	char got[6] = {0};
 	for (int i = 0; i < 5; i++) {
@@ -247,7 +230,7 @@ static void test_receive_from_console(void)
 	}
 	CHECK(strcmp(got, "hello") == 0);
 	CHECK(!(in(r, LSR) & 0x01));
-	CHECK_EQ(irq_level, 0);
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0);
 	/* At the trigger level it is "received data available". */
 	console_inject(r->con, "0123456789abcdef", 16);
 	CHECK_EQ(in(r, IIR), 0xC4);
@@ -583,7 +566,7 @@ static void test_stdin_reaches_guest_with_interrupt(void)
 		static struct vm vm;
 		vm.bus = bus_create();
 		vm.engine = &fake_engine;
-		irq_level = 0;
+		fake.level[SERIAL_COM1_GSI] = 0;
 		struct console *con = console_create(&vm, "stdio");
 		struct serial *s = serial_create(&vm, COM1, SERIAL_COM1_GSI, con);
 		if (!con || !s)
@@ -591,11 +574,11 @@ static void test_stdin_reaches_guest_with_interrupt(void)
 		bus_write(vm.bus, BUS_PIO, COM1 + FCR, 1, 0x01);
 		bus_write(vm.bus, BUS_PIO, COM1 + MCR, 1, 0x08);
 		bus_write(vm.bus, BUS_PIO, COM1 + IER, 1, 0x01);
-		if (irq_level != 0)
+		if (fake.level[SERIAL_COM1_GSI] != 0)
 			_exit(11);
-		for (int i = 0; i < 3000 && !__atomic_load_n(&irq_level, __ATOMIC_SEQ_CST); i++)
+		for (int i = 0; i < 3000 && !__atomic_load_n(&fake.level[SERIAL_COM1_GSI], __ATOMIC_SEQ_CST); i++)
 			usleep(1000);
-		if (!__atomic_load_n(&irq_level, __ATOMIC_SEQ_CST))
+		if (!__atomic_load_n(&fake.level[SERIAL_COM1_GSI], __ATOMIC_SEQ_CST))
 			_exit(12);
 		char got[64] = {0};
 		size_t n = 0;
