@@ -1,0 +1,187 @@
+/* difftest: compare the soft engine with the host CPU, instruction by
+ * instruction.
+ *
+ *   difftest [--seed S] [--cases N] [--mode 64|32|mixed] [--filter MNEMONIC[*]]
+ *            [--case K] [--max-report N] [-v]
+ *
+ * Case k of seed S is always the same instruction sequence with the same
+ * inputs, so any mismatch is reproduced with --seed S --case k -v. Ends with
+ * "N passed, N failed" (N = cases). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "difftest.h"
+
+#define BATCH 1024
+
+static const char *const regnames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                         "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+
+static void print_case(const struct dt_case *c, uint64_t index)
+{
+	printf("case %" PRIu64 " (seed %" PRIu64 ", %s):", index, c->seed, c->m32 ? "32-bit" : "64-bit");
+	for (unsigned k = 0; k < c->ninsns; k++)
+		printf("%s %s", k ? ";" : "", c->insns[k].text);
+	printf("\n  bytes:");
+	for (unsigned k = 0; k < c->code_len; k++)
+		printf(" %02x", c->code[k]);
+	printf("\n  in:  rflags=%04" PRIx64, c->in.rflags & 0xfff);
+	for (int k = 0; k < 16; k++)
+		printf("%s%s=%016" PRIx64, k % 4 == 0 ? "\n       " : " ", regnames[k], c->in.gpr[k]);
+	printf("\n");
+}
+
+static void print_result(const char *who, const struct dt_result *r)
+{
+	printf("  %-6s vector=%d err=%#" PRIx64 " cr2=%#" PRIx64 " rip=%#" PRIx64 " rflags=%04" PRIx64
+	       "%s",
+	       who, r->vector, r->error, r->cr2, r->out.rip, r->out.rflags & 0xfff,
+	       r->timeout ? " (did not finish)" : "");
+	for (int k = 0; k < 16; k++)
+		printf("%s%s=%016" PRIx64, k % 4 == 0 ? "\n       " : " ", regnames[k], r->out.gpr[k]);
+	printf("\n");
+}
+
+/* Compare; describe the first differences in why. */
+static bool same(const struct dt_case *c, const struct dt_result *nat, const struct dt_result *soft,
+                 char *why, size_t len)
+{
+	size_t n = 0;
+	why[0] = 0;
+#define WHY(...) (n += (size_t)snprintf(why + n, n < len ? len - n : 0, __VA_ARGS__))
+	if (nat->vector == -2) {
+		WHY(" native child crashed");
+		return false;
+	}
+	if (soft->timeout)
+		WHY(" soft did not finish");
+	if (nat->vector != soft->vector)
+		WHY(" vector %d!=%d", nat->vector, soft->vector);
+	else if ((nat->vector == 14 || nat->vector == 13 || nat->vector == 12) && nat->error != soft->error)
+		WHY(" error %#" PRIx64 "!=%#" PRIx64, nat->error, soft->error);
+	if (nat->vector == 14 && soft->vector == 14 && nat->cr2 != soft->cr2)
+		WHY(" cr2");
+	/* In compatibility mode the upper halves of RAX..RDI are undefined
+	 * (the host may keep or clear them); R8-R15 are out of reach and must
+	 * come back untouched. */
+	uint64_t low = c->m32 ? 0xffffffffULL : ~0ULL;
+	if ((nat->out.rip ^ soft->out.rip) & low)
+		WHY(" rip");
+	for (int k = 0; k < 16; k++)
+		if ((nat->out.gpr[k] ^ soft->out.gpr[k]) & (k < 8 ? low : ~0ULL))
+			WHY(" %s", regnames[k]);
+	uint64_t mask = (DT_FL_ARITH | DT_FL_DF) & ~(uint64_t)soft->undef;
+	if ((nat->out.rflags ^ soft->out.rflags) & mask)
+		WHY(" rflags(%03" PRIx64 ")", (nat->out.rflags ^ soft->out.rflags) & mask);
+	for (unsigned k = 0; k < DT_DATA_SIZE; k++) {
+		if (nat->data[k] != soft->data[k]) {
+			WHY(" data[%#x]=%02x!=%02x", k, nat->data[k], soft->data[k]);
+			break;
+		}
+	}
+#undef WHY
+	return why[0] == 0;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = 1, ncases = 1000, only = UINT64_MAX;
+	const char *filter = NULL;
+	int mode = DT_MODE_MIXED;
+	int verbose = 0;
+	unsigned max_report = 20;
+	for (int k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--seed") && k + 1 < argc)
+			seed = strtoull(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--cases") && k + 1 < argc)
+			ncases = strtoull(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--filter") && k + 1 < argc)
+			filter = argv[++k];
+		else if (!strcmp(argv[k], "--case") && k + 1 < argc)
+			only = strtoull(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--max-report") && k + 1 < argc)
+			max_report = (unsigned)strtoul(argv[++k], NULL, 0);
+		else if (!strcmp(argv[k], "--mode") && k + 1 < argc) {
+			const char *m = argv[++k];
+			mode = !strcmp(m, "64") ? DT_MODE_64 : !strcmp(m, "32") ? DT_MODE_32 : DT_MODE_MIXED;
+		} else if (!strcmp(argv[k], "-v"))
+			verbose++;
+		else {
+			fprintf(stderr,
+			        "usage: difftest [--seed S] [--cases N] [--mode 64|32|mixed] [--filter MNEMONIC[*]]\n"
+			        "                [--case K] [--max-report N] [-v]\n");
+			return 2;
+		}
+	}
+	dt_gen_init();
+	if (dt_soft_init() != 0)
+		return 2;
+	struct dt_case *cases = calloc(BATCH, sizeof *cases);
+	struct dt_result *soft = calloc(BATCH, sizeof *soft);
+	struct dt_result *nat = mmap(NULL, BATCH * sizeof *nat, PROT_READ | PROT_WRITE,
+	                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!cases || !soft || nat == MAP_FAILED) {
+		fprintf(stderr, "difftest: out of memory\n");
+		return 2;
+	}
+	uint64_t first = 0, last = ncases;
+	if (only != UINT64_MAX) {
+		first = only;
+		last = only + 1;
+		verbose = verbose ? verbose : 1;
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t passed = 0, failed = 0, vectors[32] = {0};
+	static bool covered[1024]; /* templates run as the main instruction */
+	unsigned ncovered = 0;
+	for (uint64_t base = first; base < last; base += BATCH) {
+		unsigned n = (unsigned)(last - base < BATCH ? last - base : BATCH);
+		for (unsigned k = 0; k < n; k++) {
+			if (!dt_gen_case(seed, base + k, filter, mode, &cases[k])) {
+				fprintf(stderr, "difftest: no instruction matches --filter %s\n", filter);
+				return 2;
+			}
+		}
+		memset(nat, 0, n * sizeof *nat);
+		if (dt_native_run(cases, nat, n) != 0)
+			return 2;
+		for (unsigned k = 0; k < n; k++) {
+			char why[256];
+			dt_soft_run(&cases[k], &soft[k]);
+			bool ok = same(&cases[k], &nat[k], &soft[k], why, sizeof why);
+			if (nat[k].vector >= 0 && nat[k].vector < 32)
+				vectors[nat[k].vector]++;
+			unsigned ti = dt_tmpl_index(cases[k].insns[0].t);
+			if (ti < 1024 && !covered[ti]) {
+				covered[ti] = true;
+				ncovered++;
+			}
+			if (ok)
+				passed++;
+			else
+				failed++;
+			if ((!ok && failed <= max_report) || verbose > 1 || (verbose && only != UINT64_MAX)) {
+				printf("%s:%s\n", ok ? "ok" : "MISMATCH", why);
+				print_case(&cases[k], base + k);
+				print_result("native", &nat[k]);
+				print_result("soft", &soft[k]);
+			}
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("difftest: seed %" PRIu64 ", %" PRIu64 " cases, %u of %u templates, %.2f s\n", seed,
+	       passed + failed, ncovered, dt_tmpl_count(), secs);
+	printf("difftest: native outcomes:");
+	for (int v = 0; v < 32; v++)
+		if (vectors[v])
+			printf(" %s%d=%" PRIu64, v == 3 ? "completed(#BP)" : "#", v, vectors[v]);
+	printf("\n");
+	printf("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

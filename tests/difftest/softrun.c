@@ -1,0 +1,157 @@
+/* The side under test: the same case on the soft CPU, at CPL3 in 64-bit mode,
+ * with the code and data pages mapped at the same virtual addresses as on
+ * the host through 4-level page tables built here in guest memory (at other
+ * physical addresses, so a translation bug cannot pass unnoticed).
+ *
+ * The soft CPU runs one instruction at a time so that the flags each
+ * instruction leaves undefined can be worked out from the registers before
+ * it (shift counts in CL); exceptions are reported, not delivered. */
+#include <stdio.h>
+#include <string.h>
+
+#include "difftest.h"
+#include "engine/soft/soft.h"
+
+#define PML4_GPA 0x1000ULL
+#define PDPT_GPA 0x2000ULL
+#define PD_GPA 0x3000ULL
+#define PT_CODE_GPA 0x4000ULL
+#define PT_DATA_GPA 0x5000ULL
+#define CODE_GPA 0x100000ULL
+#define DATA_GPA 0x234000ULL /* RW pages, then the RO page */
+
+#define P 0x1ULL
+#define W 0x2ULL
+#define U 0x4ULL
+#define NX (1ULL << 63)
+
+static struct guest_mem mem;
+static struct bus *bus;
+static struct soft_cpu *cpu;
+
+int dt_soft_init(void)
+{
+	struct error err;
+	if (mem_init(&mem, 16ULL << 20, false, &err) != 0) {
+		fprintf(stderr, "difftest: %s\n", err.msg);
+		return -1;
+	}
+	bus = bus_create();
+	static struct soft_cpu the_cpu;
+	cpu = &the_cpu;
+	return bus ? 0 : -1;
+}
+
+static void put_pte(uint64_t table, unsigned idx, uint64_t val)
+{
+	mem_write(&mem, table + idx * 8, &val, 8);
+}
+
+static void build_tables(const struct dt_case *c)
+{
+	/* Fresh tables every case: the previous run set A and D bits. */
+	static const uint8_t zero[4096];
+	for (uint64_t t = PML4_GPA; t <= PT_DATA_GPA; t += 4096)
+		mem_write(&mem, t, zero, 4096);
+	put_pte(PML4_GPA, 0, PDPT_GPA | P | W | U);
+	put_pte(PDPT_GPA, 0, PD_GPA | P | W | U);
+	put_pte(PD_GPA, (unsigned)(DT_CODE_VA >> 21) & 511, PT_CODE_GPA | P | W | U);
+	put_pte(PD_GPA, (unsigned)(DT_DATA_VA >> 21) & 511, PT_DATA_GPA | P | W | U);
+	put_pte(PT_CODE_GPA, (unsigned)(DT_CODE_VA >> 12) & 511, CODE_GPA | P | U);
+	unsigned d = (unsigned)(DT_DATA_VA >> 12) & 511;
+	put_pte(PT_DATA_GPA, d, DATA_GPA | P | W | U | NX);
+	put_pte(PT_DATA_GPA, d + 1, (DATA_GPA + 0x1000) | P | W | U | NX);
+	put_pte(PT_DATA_GPA, d + 2, (DATA_GPA + 0x2000) | P | U | NX);
+	/* d + 3: the guard page stays not present */
+	/* d + 4: a supervisor page holding the TSS (no user access reaches it) */
+	put_pte(PT_DATA_GPA, d + 4, (DATA_GPA + 0x4000) | P | W | NX);
+
+	uint8_t page[4096];
+	memset(page, 0xcc, sizeof page);
+	memcpy(page, c->code, c->code_len);
+	mem_write(&mem, CODE_GPA, page, 4096);
+	mem_write(&mem, DATA_GPA, c->data, DT_DATA_SIZE);
+	for (unsigned k = 0; k < 4096; k++)
+		page[k] = (uint8_t)(k * 7 + 3);
+	mem_write(&mem, DATA_GPA + DT_DATA_SIZE, page, 4096);
+	/* A TSS as Linux has one: no I/O bitmap within its limit, so every
+	 * port access at CPL3 is #GP. */
+	memset(page, 0, sizeof page);
+	uint16_t iomap = 0x68;
+	memcpy(page + 0x66, &iomap, 2);
+	mem_write(&mem, DATA_GPA + 0x4000, page, 4096);
+}
+
+static void user_state(struct cpu_state *s, const struct dt_regs *in, bool m32)
+{
+	s->seg[SEG_CS] = m32 ? cpu_segment_flat(0x23, true, false) : cpu_segment_flat(0x33, true, true);
+	s->seg[SEG_CS].dpl = 3;
+	for (int k = SEG_ES; k <= SEG_GS; k++) {
+		if (k == SEG_CS)
+			continue;
+		s->seg[k] = cpu_segment_flat(k == SEG_SS || k == SEG_DS || k == SEG_ES ? 0x2b : 0, false, true);
+		s->seg[k].dpl = 3;
+	}
+	if (m32) { /* selector 0: unusable outside 64-bit mode */
+		s->seg[SEG_FS].unusable = 1;
+		s->seg[SEG_GS].unusable = 1;
+	}
+	s->seg[SEG_TR] = (struct cpu_segment){
+	    .base = DT_DATA_VA + 0x4000, .limit = 0x67, .selector = 0x40, .type = 11, .present = 1};
+	s->cr0 = 0x80050033; /* PG AM WP NE ET MP PE, as Linux runs */
+	s->cr4 = 0x106a0;     /* FSGSBASE OSXMMEXCPT OSFXSR PGE PAE */
+	s->efer = 0xd01;      /* NXE LMA LME SCE */
+	s->cr3 = PML4_GPA;
+	memcpy(s->gpr, in->gpr, sizeof s->gpr);
+	s->rip = in->rip;
+	s->rflags = in->rflags;
+}
+
+static const struct dt_insn *insn_at(const struct dt_case *c, uint64_t rip)
+{
+	for (unsigned k = 0; k < c->ninsns; k++)
+		if (DT_CODE_VA + c->insns[k].offset == rip)
+			return &c->insns[k];
+	return NULL;
+}
+
+void dt_soft_run(const struct dt_case *c, struct dt_result *r)
+{
+	build_tables(c);
+	soft_cpu_init(cpu, &mem, bus);
+	user_state(&cpu->state, &c->in, c->m32);
+	cpu->state.seg[SEG_FS].base = c->fs_base;
+	cpu->state.seg[SEG_GS].base = c->gs_base;
+	cpu->report_exceptions = true;
+	memset(r, 0, sizeof *r);
+	r->vector = -1;
+	uint16_t undef = 0;
+	for (int steps = 0; steps < 64; steps++) {
+		uint64_t before[16];
+		memcpy(before, cpu->state.gpr, sizeof before);
+		const struct dt_insn *in = insn_at(c, cpu->state.rip);
+		enum soft_exit e = soft_cpu_run(cpu, 1);
+		if (e == SOFT_EXIT_LIMIT && in) {
+			uint16_t def, und;
+			dt_flag_effect(in, before, &def, &und);
+			undef = (uint16_t)((undef & ~def) | und);
+		}
+		if (e == SOFT_EXIT_EXCEPTION) {
+			r->vector = cpu->exc.vector;
+			r->error = cpu->exc.error;
+			r->cr2 = cpu->exc.cr2;
+			break;
+		}
+		if (e != SOFT_EXIT_LIMIT) {
+			r->vector = -3;
+			break;
+		}
+	}
+	if (r->vector == -1)
+		r->timeout = true;
+	memcpy(r->out.gpr, cpu->state.gpr, sizeof r->out.gpr);
+	r->out.rip = cpu->state.rip;
+	r->out.rflags = cpu->state.rflags;
+	r->undef = undef;
+	mem_read(&mem, DATA_GPA, r->data, DT_DATA_SIZE);
+}
