@@ -36,6 +36,10 @@ void cli_print_run_help(void)
 	    "      --console DEST     stdio (default) or a file the guest's console is written to\n"
 	    "      --hugepages        back guest RAM with 2 MiB huge pages (hugetlbfs)\n"
 	    "      --no-reboot        exit (status 8) when the guest resets instead of rebooting\n"
+	    "      --kernel-decompress host|guest\n"
+	    "                         Linux: decompress the bzImage on the host and boot its\n"
+	    "                         vmlinux (default, no KASLR), or let the kernel decompress\n"
+	    "                         itself in the guest\n"
 	    "  -v, --verbose          more diagnostics on stderr (twice for debug output)\n"
 	    "  -q, --quiet            errors only\n"
 	    "  -h, --help             this text\n"
@@ -72,7 +76,7 @@ static enum cli_result usage_error(const char *fmt, const char *arg)
 
 enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int *verbosity)
 {
-	enum { OPT_CONSOLE = 256, OPT_HUGEPAGES, OPT_NO_REBOOT };
+	enum { OPT_CONSOLE = 256, OPT_HUGEPAGES, OPT_NO_REBOOT, OPT_KERNEL_DECOMPRESS };
 	static const struct option opts[] = {
 	    {"kernel", required_argument, NULL, 'k'},
 	    {"initrd", required_argument, NULL, 'i'},
@@ -84,6 +88,7 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
 	    {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
+	    {"kernel-decompress", required_argument, NULL, OPT_KERNEL_DECOMPRESS},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -146,6 +151,15 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 			break;
 		case OPT_NO_REBOOT:
 			cfg->no_reboot = true;
+			break;
+		case OPT_KERNEL_DECOMPRESS:
+			if (!strcmp(optarg, "host"))
+				cfg->guest_decompress = false;
+			else if (!strcmp(optarg, "guest"))
+				cfg->guest_decompress = true;
+			else
+				return usage_error("--kernel-decompress: '%s' is not host or guest",
+				                   optarg);
 			break;
 		case 'v':
 			if (*verbosity < LOG_DEBUG)

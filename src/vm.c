@@ -35,6 +35,7 @@ static int load_guest(struct vm *vm)
 	    .kernel = {kernel.data, kernel.size, cfg->kernel},
 	    .ninitrds = cfg->ninitrds,
 	    .cmdline = cfg->cmdline,
+	    .host_decompress = !cfg->guest_decompress,
 	};
 	for (int i = 0; i < cfg->ninitrds; i++) {
 		if (file_read_all(cfg->initrds[i], MAX_IMAGE_SIZE, &initrds[i], &err) < 0) {

@@ -29,6 +29,7 @@ struct vm_config {
 	const char *console; /* "stdio" or a file path */
 	bool hugepages;
 	bool no_reboot;
+	bool guest_decompress; /* --kernel-decompress guest: Linux decompresses itself */
 };
 
 /* How the machine ended. The process exit status is derived in main.c. */

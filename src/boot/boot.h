@@ -51,6 +51,9 @@ struct boot_request {
 	int ninitrds;
 	const char *cmdline; /* may be NULL */
 	uint64_t acpi_rsdp;  /* guest-physical address of the RSDP, 0 if none */
+	/* Linux: decompress the bzImage's payload on the host and enter the
+	 * vmlinux directly (false: the kernel's decompressor runs in the guest). */
+	bool host_decompress;
 };
 
 /* Recognises the image format (bzImage, else Multiboot) and loads it. */

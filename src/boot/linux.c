@@ -1,16 +1,27 @@
 /* Linux bzImage loader, 64-bit boot protocol (Documentation/arch/x86/boot.rst
  * and zero-page.rst in the kernel tree).
  *
- * We skip the real-mode setup code entirely: the protected-mode kernel is
- * copied to its runtime address, boot_params is filled in the way the setup
- * code would have, and the CPU enters the 64-bit entry point (load + 0x200)
- * already in long mode with identity-mapped page tables. Everything is
- * validated before the first byte is written to guest memory, so a refused
- * image leaves memory as it was. */
+ * We skip the real-mode setup code entirely and boot_params is filled in the
+ * way the setup code would have. Then either
+ *  - host decompression (req->host_decompress, the default of the CLI): the
+ *    compressed vmlinux the header's payload_offset/payload_length locate is
+ *    decompressed here and its ELF segments loaded at their physical
+ *    addresses; the CPU enters startup_64 (e_entry) directly, so the guest
+ *    never runs the decompressor (slow when every guest instruction is
+ *    emulated); or
+ *  - guest decompression: the protected-mode kernel is copied to its runtime
+ *    address and the CPU enters its 64-bit entry point (load + 0x200).
+ * Either way the CPU starts in long mode with identity-mapped page tables.
+ * Everything is validated before the first byte is written to guest memory,
+ * so a refused image leaves memory as it was. */
 #include "boot/boot.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "boot/linux_payload.h"
+#include "util/log.h"
 
 /* Setup header fields, as offsets into the image (and into boot_params,
  * which embeds the header at the same offset). */
@@ -31,6 +42,8 @@
 #define HDR_RELOCATABLE 0x234
 #define HDR_XLOADFLAGS 0x236
 #define HDR_CMDLINE_SIZE 0x238
+#define HDR_PAYLOAD_OFFSET 0x248 /* from the start of the protected-mode kernel */
+#define HDR_PAYLOAD_LENGTH 0x24c
 #define HDR_SETUP_DATA 0x250
 #define HDR_PREF_ADDRESS 0x258
 #define HDR_INIT_SIZE 0x260
@@ -86,7 +99,11 @@ struct linux_plan {
 	const uint8_t *pm_kernel; /* protected-mode kernel in the file */
 	uint64_t pm_size;
 	uint64_t load_addr;
-	uint64_t need; /* bytes from load_addr the kernel uses before reading the E820 map */
+	uint64_t need;       /* bytes from load_addr the kernel uses before reading the E820 map */
+	uint64_t kernel_end; /* nothing else may be placed below this */
+	bool host_decompressed; /* vmlinux holds the decompressed payload */
+	uint8_t *vmlinux_buf;   /* malloc'ed decompressed payload, freed by linux_load */
+	struct vmlinux_image vmlinux;
 	uint64_t initrd_addr, initrd_size;
 	uint64_t initrd_offset[BOOT_MAX_INITRDS]; /* of each blob within the initrd */
 	size_t header_len;                        /* bytes of setup header to copy */
@@ -193,6 +210,54 @@ static int place_kernel(const struct guest_mem *mem, const uint8_t *img, const c
 		    load < low_end ? (low_end - load) / MiB : 0, low_end);
 	}
 	p->load_addr = load;
+	p->kernel_end = load + p->need;
+	return 0;
+}
+
+/* Host decompression: the payload is located, decompressed (bounded by guest
+ * RAM and PAYLOAD_MAX_DECOMPRESSED) and its ELF validated. Formats the host
+ * does not decompress, and images that do not describe their payload, are
+ * left to the kernel's own decompressor. */
+static int prepare_vmlinux(const struct guest_mem *mem, const uint8_t *img, const char *name,
+                           struct linux_plan *p, struct error *err)
+{
+	uint32_t off = boot_le32(img + HDR_PAYLOAD_OFFSET);
+	uint32_t len = boot_le32(img + HDR_PAYLOAD_LENGTH);
+	if (len == 0) {
+		log_info("%s: no payload described in the setup header; the kernel decompresses "
+		         "itself in the guest",
+		         name);
+		return 0;
+	}
+	if (off > p->pm_size || len > p->pm_size - off)
+		return error_set(
+		    err,
+		    "%s: the compressed kernel (payload_offset %#x, payload_length %#x) "
+		    "lies outside the protected-mode kernel (%" PRIu64 " bytes)",
+		    name, off, len, p->pm_size);
+	const uint8_t *payload = p->pm_kernel + off;
+	enum payload_format fmt = payload_detect(payload, len);
+	if (!payload_host_supported(fmt)) {
+		log_info("%s: %s-compressed kernel: not decompressed on the host; the kernel "
+		         "decompresses itself in the guest",
+		         name, payload_format_name(fmt));
+		return 0;
+	}
+	uint64_t limit =
+	    mem->ram_size < PAYLOAD_MAX_DECOMPRESSED ? mem->ram_size : PAYLOAD_MAX_DECOMPRESSED;
+	size_t elf_size;
+	if (payload_decompress(payload, len, fmt, (size_t)limit, name, &p->vmlinux_buf, &elf_size,
+	                       err) < 0)
+		return -1;
+	if (vmlinux_parse(p->vmlinux_buf, elf_size, mem, MiB, name, &p->vmlinux, err) < 0)
+		return -1;
+	p->host_decompressed = true;
+	if (p->vmlinux.end > p->kernel_end)
+		p->kernel_end = p->vmlinux.end;
+	log_info("%s: %s payload decompressed on the host: %zu bytes, %d segments at %#" PRIx64
+	         "-%#" PRIx64 ", entry %#" PRIx64,
+	         name, payload_format_name(fmt), elf_size, p->vmlinux.nsegments, p->vmlinux.lowest,
+	         p->vmlinux.end, p->vmlinux.entry);
 	return 0;
 }
 
@@ -222,7 +287,7 @@ static int place_initrd(const struct guest_mem *mem, const struct boot_request *
 
 	uint64_t max_addr = boot_le32(img + HDR_INITRD_ADDR_MAX); /* highest byte allowed */
 	uint64_t top = max_addr + 1 < mem_low_end(mem) ? max_addr + 1 : mem_low_end(mem);
-	uint64_t kernel_end = p->load_addr + p->need;
+	uint64_t kernel_end = p->kernel_end; /* init_size area and the vmlinux' extent */
 	if (total > top || ((top - total) & ~(PAGE_SIZE - 1)) < kernel_end) {
 		uint64_t room = top > kernel_end ? top - kernel_end : 0;
 		return error_set(err,
@@ -312,6 +377,74 @@ static int write_page_tables(const struct guest_mem *mem)
 	return 0;
 }
 
+/* Host decompression and initrd placement, the last checks, then the writes;
+ * split from linux_load so that the decompressed buffer is freed on every path. */
+static int place_and_write(const struct guest_mem *mem, const struct boot_request *req,
+                           const uint8_t *img, const char *name, struct linux_plan *p,
+                           struct cpu_state *bsp, struct error *err)
+{
+	if (req->host_decompress && prepare_vmlinux(mem, img, name, p, err) < 0)
+		return -1;
+	if (place_initrd(mem, req, img, name, p, err) < 0)
+		return -1;
+	if (mem_low_end(mem) < BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX)
+		return error_set(err, "%s: guest memory too small for the boot structures", name);
+	p->ne820 = e820_build(mem, p->e820, E820_MAX_ENTRIES);
+	if (p->ne820 < 0)
+		return error_set(err, "%s: internal error: E820 map does not fit", name);
+
+	/* Validated: now write. The writes below cannot fail for RAM checked above. */
+	if (p->host_decompressed) {
+		if (vmlinux_write(mem, &p->vmlinux) < 0)
+			return error_set(err, "%s: internal error: vmlinux area is not RAM", name);
+	} else {
+		uint8_t *dst = mem_ptr(mem, p->load_addr, p->need);
+		if (!dst)
+			return error_set(err, "%s: internal error: kernel area is not RAM", name);
+		/* The rest of init_size is scratch the kernel clears itself (bss,
+		 * decompression buffer): not touching it keeps it unbacked on the host. */
+		memcpy(dst, p->pm_kernel, p->pm_size);
+	}
+	for (int i = 0; i < req->ninitrds; i++) {
+		const struct boot_blob *b = &req->initrds[i];
+		uint64_t at = p->initrd_addr + p->initrd_offset[i];
+		uint64_t pad_end =
+		    i + 1 < req->ninitrds ? p->initrd_offset[i + 1] - p->initrd_offset[i] : b->size;
+		uint8_t *d = mem_ptr(mem, at, pad_end);
+		if (!d)
+			return error_set(err, "%s: internal error: initrd area is not RAM", name);
+		if (b->size)
+			memcpy(d, b->data, b->size);
+		memset(d + b->size, 0, pad_end - b->size);
+	}
+
+	uint8_t *cmd = mem_ptr(mem, BOOT_CMDLINE_ADDR, p->cmdline_len + 1);
+	if (!cmd)
+		return error_set(err, "%s: internal error: command line area is not RAM", name);
+	if (p->cmdline_len)
+		memcpy(cmd, req->cmdline, p->cmdline_len);
+	cmd[p->cmdline_len] = '\0';
+
+	uint8_t bp[BP_SIZE];
+	build_zero_page(img, req, p, bp);
+	if (mem_write(mem, BOOT_ZERO_PAGE_ADDR, bp, sizeof bp) < 0 || write_page_tables(mem) < 0)
+		return error_set(err, "%s: guest memory too small for the boot structures", name);
+
+	cpu_state_reset(bsp);
+	memset(bsp->gpr, 0, sizeof bsp->gpr);
+	if (boot_setup_gdt(mem, bsp, LINUX_BOOT_CS, LINUX_BOOT_DS, LINUX_BOOT_TSS, true, err) < 0)
+		return -1;
+	bsp->gpr[GPR_RSI] = BOOT_ZERO_PAGE_ADDR;
+	/* startup_64 of the vmlinux, or the bzImage's own 64-bit entry. */
+	bsp->rip = p->host_decompressed ? p->vmlinux.entry : p->load_addr + ENTRY_64_OFFSET;
+	bsp->rflags = 0x2;
+	bsp->cr0 = CR0_PE | CR0_ET | CR0_PG;
+	bsp->cr3 = BOOT_PAGE_TABLES_ADDR;
+	bsp->cr4 = CR4_PAE;
+	bsp->efer = EFER_LME | EFER_LMA;
+	return 0;
+}
+
 int linux_load(const struct guest_mem *mem, const struct boot_request *req, struct cpu_state *bsp,
                struct error *err)
 {
@@ -326,59 +459,9 @@ int linux_load(const struct guest_mem *mem, const struct boot_request *req, stru
 		                 BOOT_MAX_INITRDS);
 	if (check_header(img, size, name, &plan, err) < 0 ||
 	    check_cmdline(req, img, name, &plan, err) < 0 ||
-	    place_kernel(mem, img, name, &plan, err) < 0 ||
-	    place_initrd(mem, req, img, name, &plan, err) < 0)
+	    place_kernel(mem, img, name, &plan, err) < 0)
 		return -1;
-	if (mem_low_end(mem) < BOOT_CMDLINE_ADDR + BOOT_CMDLINE_MAX)
-		return error_set(err, "%s: guest memory too small for the boot structures", name);
-	plan.ne820 = e820_build(mem, plan.e820, E820_MAX_ENTRIES);
-	if (plan.ne820 < 0)
-		return error_set(err, "%s: internal error: E820 map does not fit", name);
-
-	/* Validated: now write. The writes below cannot fail for RAM checked above. */
-	uint8_t *dst = mem_ptr(mem, plan.load_addr, plan.need);
-	if (!dst)
-		return error_set(err, "%s: internal error: kernel area is not RAM", name);
-	/* The rest of init_size is scratch the kernel clears itself (bss,
-	 * decompression buffer): not touching it keeps it unbacked on the host. */
-	memcpy(dst, plan.pm_kernel, plan.pm_size);
-
-	for (int i = 0; i < req->ninitrds; i++) {
-		const struct boot_blob *b = &req->initrds[i];
-		uint64_t at = plan.initrd_addr + plan.initrd_offset[i];
-		uint64_t pad_end = i + 1 < req->ninitrds
-		                       ? plan.initrd_offset[i + 1] - plan.initrd_offset[i]
-		                       : b->size;
-		uint8_t *d = mem_ptr(mem, at, pad_end);
-		if (!d)
-			return error_set(err, "%s: internal error: initrd area is not RAM", name);
-		if (b->size)
-			memcpy(d, b->data, b->size);
-		memset(d + b->size, 0, pad_end - b->size);
-	}
-
-	uint8_t *cmd = mem_ptr(mem, BOOT_CMDLINE_ADDR, plan.cmdline_len + 1);
-	if (!cmd)
-		return error_set(err, "%s: internal error: command line area is not RAM", name);
-	if (plan.cmdline_len)
-		memcpy(cmd, req->cmdline, plan.cmdline_len);
-	cmd[plan.cmdline_len] = '\0';
-
-	uint8_t bp[BP_SIZE];
-	build_zero_page(img, req, &plan, bp);
-	if (mem_write(mem, BOOT_ZERO_PAGE_ADDR, bp, sizeof bp) < 0 || write_page_tables(mem) < 0)
-		return error_set(err, "%s: guest memory too small for the boot structures", name);
-
-	cpu_state_reset(bsp);
-	memset(bsp->gpr, 0, sizeof bsp->gpr);
-	if (boot_setup_gdt(mem, bsp, LINUX_BOOT_CS, LINUX_BOOT_DS, LINUX_BOOT_TSS, true, err) < 0)
-		return -1;
-	bsp->gpr[GPR_RSI] = BOOT_ZERO_PAGE_ADDR;
-	bsp->rip = plan.load_addr + ENTRY_64_OFFSET;
-	bsp->rflags = 0x2;
-	bsp->cr0 = CR0_PE | CR0_ET | CR0_PG;
-	bsp->cr3 = BOOT_PAGE_TABLES_ADDR;
-	bsp->cr4 = CR4_PAE;
-	bsp->efer = EFER_LME | EFER_LMA;
-	return 0;
+	int rc = place_and_write(mem, req, img, name, &plan, bsp, err);
+	free(plan.vmlinux_buf);
+	return rc;
 }

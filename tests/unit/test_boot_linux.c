@@ -748,6 +748,44 @@ static void test_real_kernel(void)
 	printf("    %s: protocol %x, loaded at %#" PRIx64 ", init_size %u MiB\n", path,
 	       boot_le16(bp + O_VERSION), pref, init_size >> 20);
 
+	/* The same kernel decompressed on the host (--kernel-decompress host):
+	 * the vmlinux is loaded at its physical addresses and entered at
+	 * startup_64, which is not the bzImage's 64-bit entry; its banner sits
+	 * uncompressed in the kernel area, and the initrd still lies above
+	 * init_size. */
+	mem_destroy(&f.mem);
+	if (fx_init(&f, 256 * MiB) == 0) {
+		f.req.kernel = (struct boot_blob){k.data, k.size, path};
+		f.req.initrds[0] = (struct boot_blob){rd, sizeof rd, "initrd"};
+		f.req.ninitrds = 1;
+		f.req.cmdline = "console=ttyS0";
+		f.req.host_decompress = true;
+		CHECK(boot_load(&f.mem, &f.req, &f.cpu, &f.err) == 0);
+		if (f.err.msg[0])
+			printf("    host: %s\n", f.err.msg);
+		bp = zp(&f);
+		CHECK(f.cpu.rip >= pref && f.cpu.rip < pref + init_size);
+		CHECK(f.cpu.rip != pref + 0x200);
+		CHECK_EQ(f.cpu.gpr[GPR_RSI], BOOT_ZERO_PAGE_ADDR);
+		const uint8_t *area = gp(&f, pref, init_size);
+		CHECK(area && memcmp(area, k.data + setup, 4096) != 0);
+		const char banner[] = "Linux version ";
+		CHECK(area && memmem(area, init_size, banner, sizeof banner - 1) != NULL);
+		rd_addr = boot_le32(bp + O_RAMDISK_IMAGE);
+		CHECK(rd_addr >= pref + init_size && rd_addr + sizeof rd <= 256 * MiB);
+		CHECK(memcmp(gp(&f, rd_addr, sizeof rd), rd, sizeof rd) == 0);
+		printf("    host decompression: entry %#" PRIx64 "\n", f.cpu.rip);
+		/* With too little RAM for the decompressed kernel: a clear refusal. */
+		mem_destroy(&f.mem);
+		if (fx_init(&f, 48 * MiB) == 0) {
+			f.req.kernel = (struct boot_blob){k.data, k.size, path};
+			f.req.ninitrds = 0;
+			f.req.host_decompress = true;
+			CHECK(boot_load(&f.mem, &f.req, &f.cpu, &f.err) < 0);
+			printf("    host, 48 MiB: %s\n", f.err.msg);
+		}
+	}
+
 	/* And refused cleanly when RAM is short of init_size. */
 	mem_destroy(&f.mem);
 	if (fx_init(&f, 32 * MiB) == 0) {
