@@ -18,9 +18,11 @@ int mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages, struct erro
 	size_t map_size = (size_t)ram_size;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 	if (hugepages) {
-		/* 2 MiB pages: round the mapping up so the kernel accepts it. */
+		/* 2 MiB pages: round the mapping up so the kernel accepts it. The
+		 * pages are reserved now (no MAP_NORESERVE): with NORESERVE a
+		 * shortage would only show later, as SIGBUS on a guest access. */
 		map_size = (map_size + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
-		flags |= MAP_HUGETLB;
+		flags = (flags & ~MAP_NORESERVE) | MAP_HUGETLB;
 	}
 	void *p = mmap(NULL, map_size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (p == MAP_FAILED) {
