@@ -19,18 +19,15 @@ static const struct engine_ops *choose_engine(enum engine_kind kind)
 		log_error("the kvm engine cannot run here: %s", why);
 		return NULL;
 	case ENGINE_SOFT:
-		log_error("the soft engine is not available yet in this version; use --engine kvm");
-		return NULL;
+		return &soft_engine_ops;
 	case ENGINE_AUTO:
 	default:
 		if (kvm_engine_ops.usable(why, sizeof why)) {
 			log_info("engine: kvm (/dev/kvm is usable)");
 			return &kvm_engine_ops;
 		}
-		log_error("no engine can run here: the kvm engine cannot (%s) and the soft engine "
-		          "is not available yet in this version",
-		          why);
-		return NULL;
+		log_info("engine: soft (the kvm engine cannot run here: %s)", why);
+		return &soft_engine_ops;
 	}
 }
 

@@ -70,5 +70,6 @@ struct engine_ops {
 };
 
 extern const struct engine_ops kvm_engine_ops;
+extern const struct engine_ops soft_engine_ops;
 
 #endif

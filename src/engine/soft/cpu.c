@@ -148,6 +148,8 @@ enum soft_exit soft_cpu_run(struct soft_cpu *c, uint64_t max_insns)
 	c->lf.op = SOFT_LF_NONE;
 	c->exc.valid = false;
 	for (uint64_t n = 0; n < max_insns; n++) {
+		if (__builtin_expect(__atomic_load_n(&c->stop_request, __ATOMIC_RELAXED), 0))
+			break;
 		struct soft_insn scratch;
 		const struct soft_insn *insn;
 		int rc = fetch(c, &scratch, &insn);
@@ -163,7 +165,11 @@ enum soft_exit soft_cpu_run(struct soft_cpu *c, uint64_t max_insns)
 			continue;
 		soft_flags_materialize(c);
 		if (rc == SOFT_X_HLT) {
+			/* HLT retires: the STI shadow of `sti; hlt` ends with it, or
+			 * the halted CPU could never take the interrupt it waits for. */
 			c->icount++;
+			if (c->int_shadow)
+				c->int_shadow--;
 			return SOFT_EXIT_HLT;
 		}
 		if (c->report_exceptions) {

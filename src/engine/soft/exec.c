@@ -48,6 +48,13 @@ static void piece_read(struct soft_cpu *c, uint64_t gpa, uint8_t *buf, unsigned 
 		memcpy(buf, p, len);
 		return;
 	}
+	if (c->hooks && c->hooks->mmio_read && (len == 1 || len == 2 || len == 4 || len == 8)) {
+		uint64_t v;
+		if (c->hooks->mmio_read(c->hooks_opaque, gpa, len, &v)) {
+			memcpy(buf, &v, len);
+			return;
+		}
+	}
 	if (!c->bus) { /* no devices: reads as all-ones, like an unassigned address */
 		memset(buf, 0xff, len);
 		return;
@@ -69,6 +76,12 @@ static void piece_write(struct soft_cpu *c, uint64_t gpa, const uint8_t *buf, un
 	if (p) {
 		memcpy(p, buf, len);
 		return;
+	}
+	if (c->hooks && c->hooks->mmio_write && (len == 1 || len == 2 || len == 4 || len == 8)) {
+		uint64_t v = 0;
+		memcpy(&v, buf, len);
+		if (c->hooks->mmio_write(c->hooks_opaque, gpa, len, v))
+			return;
 	}
 	if (!c->bus)
 		return;
@@ -1480,7 +1493,7 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 	case 0x131: /* RDTSC */
 		if ((c->state.cr4 & CR4_TSD) && c->cpl != 0)
 			return soft_raise(c, SOFT_GP, true, 0);
-		v = c->state.tsc + c->icount;
+		v = soft_cpu_tsc(c);
 		g[GPR_RAX] = v & 0xffffffffULL;
 		g[GPR_RDX] = v >> 32;
 		break;

@@ -130,6 +130,26 @@ struct soft_lazy_flags {
 	uint8_t cin;  /* carry in (ADC/SBB) or the preserved CF (INC/DEC) */
 };
 
+/* What the machine glue (engine_soft.c) plugs into a CPU: the per-vCPU local
+ * APIC and the guest clock. Each hook is consulted before the bus or the
+ * built-in MSRs; a NULL table or NULL member means "none" (unit tests, the
+ * differential tester). None of them is on the RAM fast path. */
+#define SOFT_HOOK_PASS 1
+struct soft_cpu_hooks {
+	/* MMIO to gpa that is not RAM: true when the hook handled it. */
+	bool (*mmio_read)(void *opaque, uint64_t gpa, unsigned size, uint64_t *value);
+	bool (*mmio_write)(void *opaque, uint64_t gpa, unsigned size, uint64_t value);
+	/* RDMSR/WRMSR: 0 done, -1 raise #GP(0), SOFT_HOOK_PASS use the built-in MSRs. */
+	int (*msr_read)(void *opaque, uint32_t msr, uint64_t *value);
+	int (*msr_write)(void *opaque, uint32_t msr, uint64_t value);
+	/* MOV from/to CR8 (the LAPIC's TPR); the write is already range-checked. */
+	uint64_t (*cr8_read)(void *opaque);
+	void (*cr8_write)(void *opaque, uint64_t value);
+	/* The time base of RDTSC, RDTSCP and the TSC MSR, to which state.tsc is
+	 * added as an offset; NULL: retired instructions. */
+	uint64_t (*tsc_now)(void *opaque);
+};
+
 struct soft_cpu {
 	struct cpu_state state; /* architectural state; rflags is exact after soft_cpu_run() */
 	struct guest_mem *mem;
@@ -152,6 +172,12 @@ struct soft_cpu {
 	uint8_t int_shadow; /* instructions left during which STI blocks interrupts */
 	bool exc_external;  /* delivery in progress is of an external interrupt */
 
+	const struct soft_cpu_hooks *hooks;
+	void *hooks_opaque;
+	/* Set from any thread by soft_cpu_request_stop(): soft_cpu_run() returns
+	 * SOFT_EXIT_LIMIT at the next instruction boundary. */
+	bool stop_request;
+
 	/* Statistics. */
 	uint64_t tlb_misses, icache_misses, unimpl_total;
 	uint32_t unimpl_count[4 * 256]; /* per opcode of each map */
@@ -168,6 +194,26 @@ int soft_cpu_init(struct soft_cpu *cpu, struct guest_mem *mem, struct bus *bus);
  * call soft_cpu_flush_tlb() after changing page tables or paging controls
  * behind the CPU's back, exactly as a guest would need INVLPG. */
 enum soft_exit soft_cpu_run(struct soft_cpu *cpu, uint64_t max_insns);
+
+/* End the current (or next) soft_cpu_run() at an instruction boundary: an
+ * interrupt became pending, or the machine is stopping. Any thread. */
+static inline void soft_cpu_request_stop(struct soft_cpu *cpu)
+{
+	__atomic_store_n(&cpu->stop_request, true, __ATOMIC_RELEASE);
+}
+static inline void soft_cpu_clear_stop(struct soft_cpu *cpu)
+{
+	__atomic_store_n(&cpu->stop_request, false, __ATOMIC_RELEASE);
+}
+
+/* The guest TSC now: the hook's time base (or retired instructions) plus
+ * state.tsc. */
+static inline uint64_t soft_cpu_tsc(const struct soft_cpu *cpu)
+{
+	if (cpu->hooks && cpu->hooks->tsc_now)
+		return cpu->hooks->tsc_now(cpu->hooks_opaque) + cpu->state.tsc;
+	return cpu->state.tsc + cpu->icount;
+}
 
 /* External interrupts, for the interrupt controller glue: between runs, if
  * the window is open (RFLAGS.IF set, no STI shadow), deliver vector as an

@@ -88,6 +88,8 @@ static int write_cr(struct soft_cpu *c, unsigned n, uint64_t v)
 		if (v >> 4)
 			return soft_raise(c, SOFT_GP, true, 0);
 		s->cr8 = v;
+		if (c->hooks && c->hooks->cr8_write)
+			c->hooks->cr8_write(c->hooks_opaque, v);
 		return 0;
 	default: return soft_raise(c, SOFT_UD, false, 0);
 	}
@@ -105,6 +107,8 @@ static int mov_cr(struct soft_cpu *c, const struct soft_insn *i, bool to_cr)
 		return write_cr(c, n, soft_reg_get(c, i, i->rm, size));
 	const struct cpu_state *s = &c->state;
 	uint64_t v = n == 0 ? s->cr0 : n == 2 ? s->cr2 : n == 3 ? s->cr3 : n == 4 ? s->cr4 : s->cr8;
+	if (n == 8 && c->hooks && c->hooks->cr8_read)
+		v = c->hooks->cr8_read(c->hooks_opaque);
 	soft_reg_set(c, i, i->rm, size, v);
 	return 0;
 }
@@ -344,8 +348,13 @@ static int far_return(struct soft_cpu *c, const struct soft_insn *i, uint64_t po
 static int rdmsr(struct soft_cpu *c, uint32_t msr, uint64_t *v)
 {
 	const struct cpu_state *s = &c->state;
+	if (c->hooks && c->hooks->msr_read) {
+		int rc = c->hooks->msr_read(c->hooks_opaque, msr, v);
+		if (rc != SOFT_HOOK_PASS)
+			return rc ? soft_raise(c, SOFT_GP, true, 0) : 0;
+	}
 	switch (msr) {
-	case MSR_TSC: *v = s->tsc + c->icount; return 0;
+	case MSR_TSC: *v = soft_cpu_tsc(c); return 0;
 	case MSR_APIC_BASE: *v = s->apic_base; return 0;
 	case MSR_SYSENTER_CS: *v = s->sysenter_cs; return 0;
 	case MSR_SYSENTER_ESP: *v = s->sysenter_esp; return 0;
@@ -374,8 +383,13 @@ static int rdmsr(struct soft_cpu *c, uint32_t msr, uint64_t *v)
 static int wrmsr(struct soft_cpu *c, uint32_t msr, uint64_t v)
 {
 	struct cpu_state *s = &c->state;
+	if (c->hooks && c->hooks->msr_write) {
+		int rc = c->hooks->msr_write(c->hooks_opaque, msr, v);
+		if (rc != SOFT_HOOK_PASS)
+			return rc ? soft_raise(c, SOFT_GP, true, 0) : 0;
+	}
 	switch (msr) {
-	case MSR_TSC: s->tsc = v - c->icount; return 0;
+	case MSR_TSC: s->tsc = v - (soft_cpu_tsc(c) - s->tsc); return 0;
 	case MSR_APIC_BASE: s->apic_base = v; return 0;
 	case MSR_SYSENTER_CS: s->sysenter_cs = v & 0xffff; return 0;
 	case MSR_SYSENTER_ESP:
@@ -553,7 +567,7 @@ static int group7(struct soft_cpu *c, const struct soft_insn *i)
 		if (i->modrm == 0xf9) { /* RDTSCP */
 			if ((s->cr4 & CR4_TSD) && c->cpl)
 				return soft_raise(c, SOFT_GP, true, 0);
-			uint64_t t = s->tsc + c->icount;
+			uint64_t t = soft_cpu_tsc(c);
 			s->gpr[GPR_RAX] = t & 0xffffffffULL;
 			s->gpr[GPR_RDX] = t >> 32;
 			s->gpr[GPR_RCX] = 0; /* TSC_AUX: processor 0 until MSRs per CPU exist */
