@@ -97,8 +97,12 @@ run: $(BUILD)/ringfold guest
 bench: $(BUILD)/ringfold guest
 	@RINGFOLD=$(BUILD)/ringfold BUILD=$(BUILD) bash bench/run.sh
 
+FORMAT_FILES = $(shell git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'guest/*.[ch]' 'bench/*.[ch]' 2>/dev/null)
 format:
-	clang-format -i $(SRC) $(wildcard src/*.h src/*/*.h src/*/*/*.h) $(UNIT_SRC) $(FUZZ_SRC)
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf $(BUILD)

@@ -85,7 +85,8 @@ int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base)
 	struct bus_space_table *t = &bus->spaces[space];
 	for (int i = 0; i < t->n; i++) {
 		if (t->ranges[i].base == base) {
-			memmove(&t->ranges[i], &t->ranges[i + 1], (size_t)(t->n - i - 1) * sizeof t->ranges[0]);
+			memmove(&t->ranges[i], &t->ranges[i + 1],
+			        (size_t)(t->n - i - 1) * sizeof t->ranges[0]);
 			t->n--;
 			rc = 0;
 			break;
@@ -112,8 +113,8 @@ static const struct bus_range *bus_find(const struct bus_space_table *t, uint64_
 	return NULL;
 }
 
-static void bus_note_unassigned(struct bus *bus, enum bus_space space, uint64_t addr,
-                                bool is_write, uint64_t value)
+static void bus_note_unassigned(struct bus *bus, enum bus_space space, uint64_t addr, bool is_write,
+                                uint64_t value)
 {
 	atomic_fetch_add(&bus->unassigned, 1);
 	uint64_t key = space == BUS_MMIO ? (addr & ~0xfffULL) | 1 : addr << 1;
@@ -130,7 +131,8 @@ static void bus_note_unassigned(struct bus *bus, enum bus_space space, uint64_t 
 		if (is_write)
 			log_info("unassigned %s write at %#llx (value %#llx) dropped%s",
 			         space == BUS_MMIO ? "MMIO" : "port", (unsigned long long)addr,
-			         (unsigned long long)value, space == BUS_MMIO ? " (logged once per page)" : "");
+			         (unsigned long long)value,
+			         space == BUS_MMIO ? " (logged once per page)" : "");
 		else
 			log_info("unassigned %s read at %#llx returns all-ones%s",
 			         space == BUS_MMIO ? "MMIO" : "port", (unsigned long long)addr,
@@ -162,8 +164,7 @@ uint64_t bus_read(struct bus *bus, enum bus_space space, uint64_t addr, unsigned
 	return size_mask(size);
 }
 
-void bus_write(struct bus *bus, enum bus_space space, uint64_t addr, unsigned size,
-               uint64_t value)
+void bus_write(struct bus *bus, enum bus_space space, uint64_t addr, unsigned size, uint64_t value)
 {
 	pthread_rwlock_rdlock(&bus->lock);
 	const struct bus_range *r = bus_find(&bus->spaces[space], addr);
@@ -180,4 +181,7 @@ void bus_write(struct bus *bus, enum bus_space space, uint64_t addr, unsigned si
 		bus_note_unassigned(bus, space, addr, true, value);
 }
 
-uint64_t bus_unassigned_count(struct bus *bus) { return atomic_load(&bus->unassigned); }
+uint64_t bus_unassigned_count(struct bus *bus)
+{
+	return atomic_load(&bus->unassigned);
+}

@@ -32,8 +32,7 @@ int bus_register(struct bus *bus, enum bus_space space, uint64_t base, uint64_t 
 int bus_unregister(struct bus *bus, enum bus_space space, uint64_t base);
 
 uint64_t bus_read(struct bus *bus, enum bus_space space, uint64_t addr, unsigned size);
-void bus_write(struct bus *bus, enum bus_space space, uint64_t addr, unsigned size,
-               uint64_t value);
+void bus_write(struct bus *bus, enum bus_space space, uint64_t addr, unsigned size, uint64_t value);
 
 /* Count of accesses that hit nothing (for tests and statistics). */
 uint64_t bus_unassigned_count(struct bus *bus);

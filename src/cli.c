@@ -30,7 +30,8 @@ void cli_print_run_help(void)
 	    "  -i, --initrd FILE      initrd (Linux) or module (Multiboot); repeat for several:\n"
 	    "                         Linux gets them concatenated, Multiboot as modules in order\n"
 	    "  -a, --cmdline STR      kernel command line (also --append)\n"
-	    "  -m, --mem SIZE         guest RAM, e.g. 256M, 4G (default 256M; a bare number is MiB)\n"
+	    "  -m, --mem SIZE         guest RAM, e.g. 256M, 4G (default 256M; a bare number is "
+	    "MiB)\n"
 	    "  -c, --cpus N           number of vCPUs, 1 to %d (default 1)\n"
 	    "  -e, --engine ENGINE    auto, kvm or soft (default auto)\n"
 	    "      --console DEST     stdio (default) or a file the guest's console is written to\n"
@@ -107,20 +108,17 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 	while ((c = getopt_long(argc, argv, ":k:i:a:m:c:e:vqh", opts, NULL)) != -1) {
 		long n;
 		switch (c) {
-		case 'k':
-			cfg->kernel = optarg;
-			break;
+		case 'k': cfg->kernel = optarg; break;
 		case 'i':
 			if (cfg->ninitrds == VM_MAX_INITRDS)
 				return usage_error("too many --initrd options (at most 16)%s", "");
 			cfg->initrds[cfg->ninitrds++] = optarg;
 			break;
-		case 'a':
-			cfg->cmdline = optarg;
-			break;
+		case 'a': cfg->cmdline = optarg; break;
 		case 'm':
 			if (mem_parse_size(optarg, &cfg->mem_size) < 0)
-				return usage_error("--mem: '%s' is not a size like 256M or 4G", optarg);
+				return usage_error("--mem: '%s' is not a size like 256M or 4G",
+				                   optarg);
 			if (cfg->mem_size < MEM_MIN_SIZE || cfg->mem_size > MEM_MAX_SIZE)
 				return usage_error("--mem: %s is outside 16M to 1T", optarg);
 			if (cfg->mem_size & 0xfff)
@@ -128,7 +126,8 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 			break;
 		case 'c':
 			if (parse_int(optarg, 1, VM_MAX_CPUS, &n) < 0)
-				return usage_error("--cpus: '%s' is not a number from 1 to 64", optarg);
+				return usage_error("--cpus: '%s' is not a number from 1 to 64",
+				                   optarg);
 			cfg->cpus = (int)n;
 			break;
 		case 'e':
@@ -139,19 +138,16 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 			else if (!strcmp(optarg, "soft"))
 				cfg->engine = ENGINE_SOFT;
 			else
-				return usage_error("--engine: '%s' is not one of auto, kvm, soft", optarg);
+				return usage_error("--engine: '%s' is not one of auto, kvm, soft",
+				                   optarg);
 			break;
 		case OPT_CONSOLE:
 			if (!*optarg)
 				return usage_error("--console: empty destination%s", "");
 			cfg->console = optarg;
 			break;
-		case OPT_HUGEPAGES:
-			cfg->hugepages = true;
-			break;
-		case OPT_NO_REBOOT:
-			cfg->no_reboot = true;
-			break;
+		case OPT_HUGEPAGES: cfg->hugepages = true; break;
+		case OPT_NO_REBOOT: cfg->no_reboot = true; break;
 		case OPT_KERNEL_DECOMPRESS:
 			if (!strcmp(optarg, "host"))
 				cfg->guest_decompress = false;
@@ -165,16 +161,10 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 			if (*verbosity < LOG_DEBUG)
 				(*verbosity)++;
 			break;
-		case 'q':
-			*verbosity = LOG_ERROR;
-			break;
-		case 'h':
-			cli_print_run_help();
-			return CLI_EXIT_SUCCESS;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+		case 'q': *verbosity = LOG_ERROR; break;
+		case 'h': cli_print_run_help(); return CLI_EXIT_SUCCESS;
+		case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

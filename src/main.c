@@ -18,8 +18,7 @@ static const struct engine_ops *choose_engine(enum engine_kind kind)
 			return &kvm_engine_ops;
 		log_error("the kvm engine cannot run here: %s", why);
 		return NULL;
-	case ENGINE_SOFT:
-		return &soft_engine_ops;
+	case ENGINE_SOFT: return &soft_engine_ops;
 	case ENGINE_AUTO:
 	default:
 		if (kvm_engine_ops.usable(why, sizeof why)) {

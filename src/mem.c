@@ -28,14 +28,15 @@ int mem_init(struct guest_mem *m, uint64_t ram_size, bool hugepages, struct erro
 	if (p == MAP_FAILED) {
 		if (hugepages)
 			return error_set(err,
-			                 "cannot map %zu MiB of huge pages: %s (is vm.nr_hugepages large enough?)",
+			                 "cannot map %zu MiB of huge pages: %s (is vm.nr_hugepages "
+			                 "large enough?)",
 			                 map_size >> 20, strerror(errno));
 		return error_set(err, "cannot map %zu MiB of guest memory: %s", map_size >> 20,
 		                 strerror(errno));
 	}
 	if (!hugepages)
 		madvise(p, map_size, MADV_HUGEPAGE); /* best effort: transparent huge pages */
-	madvise(p, map_size, MADV_DONTDUMP);    /* guest RAM does not belong in our core dumps */
+	madvise(p, map_size, MADV_DONTDUMP); /* guest RAM does not belong in our core dumps */
 	m->mapping = p;
 	m->mapping_size = map_size;
 	m->ram_size = ram_size;
@@ -120,7 +121,10 @@ int mem_write(const struct guest_mem *m, uint64_t gpa, const void *buf, size_t l
 	return 0;
 }
 
-uint64_t mem_low_end(const struct guest_mem *m) { return m->regions[0].size; }
+uint64_t mem_low_end(const struct guest_mem *m)
+{
+	return m->regions[0].size;
+}
 
 int mem_parse_size(const char *s, uint64_t *out)
 {
@@ -133,10 +137,26 @@ int mem_parse_size(const char *s, uint64_t *out)
 		return -1;
 	unsigned shift = 0;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
 	case '\0': shift = 20; break; /* a bare number means MiB, as QEMU's -m */
 	default: return -1;
 	}

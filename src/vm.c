@@ -42,7 +42,8 @@ static int load_guest(struct vm *vm)
 			log_error("initrd %s", err.msg);
 			goto out;
 		}
-		req.initrds[i] = (struct boot_blob){initrds[i].data, initrds[i].size, cfg->initrds[i]};
+		req.initrds[i] =
+		    (struct boot_blob){initrds[i].data, initrds[i].size, cfg->initrds[i]};
 	}
 	if (acpi_build(&vm->mem, vm->ncpus, &req.acpi_rsdp, &err) < 0) {
 		log_error("ACPI tables: %s", err.msg);

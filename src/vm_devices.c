@@ -18,13 +18,13 @@ int vm_devices_create(struct vm *vm)
 	vm->console = console_create(vm, vm->config->console);
 	if (!vm->console)
 		return -1;
-	vm->i8042 = i8042_create(vm);          /* 0x60, 0x64 */
-	vm->rtc = rtc_create(vm);              /* 0x70-0x71, IRQ 8 */
-	vm->port80 = port80_create(vm);        /* 0x80 */
+	vm->i8042 = i8042_create(vm);                         /* 0x60, 0x64 */
+	vm->rtc = rtc_create(vm);                             /* 0x70-0x71, IRQ 8 */
+	vm->port80 = port80_create(vm);                       /* 0x80 */
 	vm->debugexit = debugexit_create(vm, DEBUGEXIT_PORT); /* 0xf4-0xf7 */
 	vm->serial = serial_create(vm, SERIAL_COM1_PORT, SERIAL_COM1_GSI, vm->console);
-	vm->acpi_pm = acpi_pm_create(vm);      /* 0x600-0x60b, 0xcf9 */
-	vm->pci = pci_create(vm);              /* 0xcf8-0xcff */
+	vm->acpi_pm = acpi_pm_create(vm); /* 0x600-0x60b, 0xcf9 */
+	vm->pci = pci_create(vm);         /* 0xcf8-0xcff */
 	if (!vm->i8042 || !vm->rtc || !vm->port80 || !vm->debugexit || !vm->serial ||
 	    !vm->acpi_pm || !vm->pci)
 		return -1;

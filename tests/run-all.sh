@@ -43,6 +43,9 @@ run_suite() { # name, timeout-seconds, command...
 	[ "$f" -gt 0 ] && failed_suites+=("$name")
 }
 
+# Style: every C file as .clang-format says (make format fixes it).
+run_suite "clang-format" 120 bash -c 'if make -s format-check; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed (run make format)"; fi'
+
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] && run_suite "unit $(basename "$t")" 120 "$t"
 done

@@ -44,25 +44,30 @@ struct cpu_segment cpu_segment_flat(uint16_t selector, bool code, bool long_mode
 
 void cpu_state_dump(const struct cpu_state *s, int cpu_index)
 {
-	static const char *const names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-	                                      "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
-	static const char *const segs[SEG_COUNT] = {"es", "cs", "ss", "ds", "fs", "gs", "ldt", "tr"};
+	static const char *const names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
+	                                      "rsi", "rdi", "r8",  "r9",  "r10", "r11",
+	                                      "r12", "r13", "r14", "r15"};
+	static const char *const segs[SEG_COUNT] = {"es", "cs", "ss",  "ds",
+	                                            "fs", "gs", "ldt", "tr"};
 	log_error("vCPU %d registers:", cpu_index);
 	for (int i = 0; i < 16; i += 4)
-		log_error("  %-3s=%016" PRIx64 " %-3s=%016" PRIx64 " %-3s=%016" PRIx64 " %-3s=%016" PRIx64,
-		          names[i], s->gpr[i], names[i + 1], s->gpr[i + 1], names[i + 2], s->gpr[i + 2],
-		          names[i + 3], s->gpr[i + 3]);
+		log_error("  %-3s=%016" PRIx64 " %-3s=%016" PRIx64 " %-3s=%016" PRIx64
+		          " %-3s=%016" PRIx64,
+		          names[i], s->gpr[i], names[i + 1], s->gpr[i + 1], names[i + 2],
+		          s->gpr[i + 2], names[i + 3], s->gpr[i + 3]);
 	log_error("  rip=%016" PRIx64 " rflags=%08" PRIx64, s->rip, s->rflags);
 	for (int i = 0; i < SEG_COUNT; i++) {
 		const struct cpu_segment *g = &s->seg[i];
-		log_error("  %-3s sel=%04x base=%016" PRIx64 " limit=%08x type=%x s=%d dpl=%d p=%d l=%d db=%d g=%d",
-		          segs[i], g->selector, g->base, g->limit, g->type, g->s, g->dpl, g->present, g->l,
-		          g->db, g->g);
+		log_error("  %-3s sel=%04x base=%016" PRIx64
+		          " limit=%08x type=%x s=%d dpl=%d p=%d l=%d db=%d g=%d",
+		          segs[i], g->selector, g->base, g->limit, g->type, g->s, g->dpl,
+		          g->present, g->l, g->db, g->g);
 	}
 	log_error("  gdt=%016" PRIx64 "/%04x idt=%016" PRIx64 "/%04x", s->gdt.base, s->gdt.limit,
 	          s->idt.base, s->idt.limit);
 	log_error("  cr0=%016" PRIx64 " cr2=%016" PRIx64 " cr3=%016" PRIx64 " cr4=%016" PRIx64
 	          " cr8=%" PRIx64,
 	          s->cr0, s->cr2, s->cr3, s->cr4, s->cr8);
-	log_error("  efer=%016" PRIx64 " dr6=%016" PRIx64 " dr7=%016" PRIx64, s->efer, s->dr[6], s->dr[7]);
+	log_error("  efer=%016" PRIx64 " dr6=%016" PRIx64 " dr7=%016" PRIx64, s->efer, s->dr[6],
+	          s->dr[7]);
 }

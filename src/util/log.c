@@ -5,9 +5,15 @@
 
 static enum log_level current_level = LOG_WARN;
 
-void log_set_level(enum log_level level) { current_level = level; }
+void log_set_level(enum log_level level)
+{
+	current_level = level;
+}
 
-bool log_enabled(enum log_level level) { return level <= current_level; }
+bool log_enabled(enum log_level level)
+{
+	return level <= current_level;
+}
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {

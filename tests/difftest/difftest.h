@@ -47,9 +47,9 @@ struct tmpl;
 struct dt_insn {
 	uint16_t offset; /* from DT_CODE_VA */
 	uint8_t len;
-	uint8_t size;    /* operand size */
-	int16_t count;   /* shift count from an immediate, -1: from CL */
-	uint8_t flags;   /* DT_I_* */
+	uint8_t size;  /* operand size */
+	int16_t count; /* shift count from an immediate, -1: from CL */
+	uint8_t flags; /* DT_I_* */
 	const struct tmpl *t;
 	char text[48];
 };
@@ -60,7 +60,7 @@ struct dt_insn {
 struct dt_case {
 	uint64_t seed;
 	uint64_t fs_base, gs_base; /* the host's, given to the soft side too */
-	bool m32; /* compatibility mode (32-bit code segment) instead of 64-bit */
+	bool m32;                  /* compatibility mode (32-bit code segment) instead of 64-bit */
 	uint8_t code[DT_CODE_MAX];
 	unsigned code_len;
 	unsigned ninsns;

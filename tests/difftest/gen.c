@@ -22,24 +22,33 @@
 #include "difftest.h"
 
 enum kind {
-	K_MODRM,   /* opcode, ModRM (reg or /ext), optional immediate */
-	K_PLAIN,   /* opcode, optional immediate */
-	K_PLUSR,   /* opcode + register */
-	K_JCC,     /* Jcc/JMP rel8 or rel32 over a filler */
-	K_CALL,    /* CALL rel32 over a filler */
-	K_LOOP,    /* LOOP/LOOPE/LOOPNE/JrCXZ over a filler */
-	K_RET,     /* RET [imm16] to past a filler */
-	K_JMPIND,  /* JMP/CALL r/m to past a filler */
-	K_STRING,  /* MOVS/CMPS/STOS/LODS/SCAS */
-	K_MOFFS,   /* MOV AL/rAX <-> moffs */
+	K_MODRM,  /* opcode, ModRM (reg or /ext), optional immediate */
+	K_PLAIN,  /* opcode, optional immediate */
+	K_PLUSR,  /* opcode + register */
+	K_JCC,    /* Jcc/JMP rel8 or rel32 over a filler */
+	K_CALL,   /* CALL rel32 over a filler */
+	K_LOOP,   /* LOOP/LOOPE/LOOPNE/JrCXZ over a filler */
+	K_RET,    /* RET [imm16] to past a filler */
+	K_JMPIND, /* JMP/CALL r/m to past a filler */
+	K_STRING, /* MOVS/CMPS/STOS/LODS/SCAS */
+	K_MOFFS,  /* MOV AL/rAX <-> moffs */
 	K_ENTER,
 };
 enum rmform { RM_BOTH, RM_REG, RM_MEM };
 enum immkind { I_NONE, I_8, I_Z, I_16, I_V, I_COUNT };
 enum dyn { D_NONE, D_SHIFT, D_ROT, D_SHXD, D_REPCMP };
 enum setup {
-	SU_NONE, SU_DIV, SU_CMPXCHG, SU_CX8, SU_BTMEM, SU_CL, SU_POPF, SU_XLAT, SU_LEAVE,
-	SU_ENTER, SU_CLSHXD,
+	SU_NONE,
+	SU_DIV,
+	SU_CMPXCHG,
+	SU_CX8,
+	SU_BTMEM,
+	SU_CL,
+	SU_POPF,
+	SU_XLAT,
+	SU_LEAVE,
+	SU_ENTER,
+	SU_CLSHXD,
 };
 #define S1 1
 #define S2 2
@@ -82,10 +91,22 @@ static struct tmpl *add(struct tmpl t)
 #define O1(a) .nopc = 1, .opc = {a}
 #define O2(a, b) .nopc = 2, .opc = {a, b}
 
-static const uint16_t cc_reads[16] = {
-    DT_FL_OF, DT_FL_OF, DT_FL_CF, DT_FL_CF, DT_FL_ZF, DT_FL_ZF, DT_FL_CF | DT_FL_ZF,
-    DT_FL_CF | DT_FL_ZF, DT_FL_SF, DT_FL_SF, DT_FL_PF, DT_FL_PF, DT_FL_SF | DT_FL_OF,
-    DT_FL_SF | DT_FL_OF, DT_FL_ZF | DT_FL_SF | DT_FL_OF, DT_FL_ZF | DT_FL_SF | DT_FL_OF};
+static const uint16_t cc_reads[16] = {DT_FL_OF,
+                                      DT_FL_OF,
+                                      DT_FL_CF,
+                                      DT_FL_CF,
+                                      DT_FL_ZF,
+                                      DT_FL_ZF,
+                                      DT_FL_CF | DT_FL_ZF,
+                                      DT_FL_CF | DT_FL_ZF,
+                                      DT_FL_SF,
+                                      DT_FL_SF,
+                                      DT_FL_PF,
+                                      DT_FL_PF,
+                                      DT_FL_SF | DT_FL_OF,
+                                      DT_FL_SF | DT_FL_OF,
+                                      DT_FL_ZF | DT_FL_SF | DT_FL_OF,
+                                      DT_FL_ZF | DT_FL_SF | DT_FL_OF};
 static const char *const cc_names[16] = {"o", "no", "b", "ae", "e", "ne", "be", "a",
                                          "s", "ns", "p", "np", "l", "ge", "le", "g"};
 
@@ -108,107 +129,180 @@ void dt_gen_init(void)
 		uint16_t rd = (k == 2 || k == 3) ? DT_FL_CF : 0;
 		uint8_t lk = k == 7 ? 0 : T_LOCK;
 		uint8_t b = (uint8_t)(k * 8);
-		add((struct tmpl){alu[k], K_MODRM, O1(b), .ext = -1, .sizes = S1, .def = def, .undef = und, .reads = rd, .flags = lk | T_FOLLOW});
-		add((struct tmpl){alu[k], K_MODRM, O1(b + 1), .ext = -1, .sizes = S2 | S4 | S8, .def = def, .undef = und, .reads = rd, .flags = lk | T_FOLLOW});
-		add((struct tmpl){alu[k], K_MODRM, O1(b + 2), .ext = -1, .sizes = S1, .def = def, .undef = und, .reads = rd, .flags = T_FOLLOW});
-		add((struct tmpl){alu[k], K_MODRM, O1(b + 3), .ext = -1, .sizes = S2 | S4 | S8, .def = def, .undef = und, .reads = rd, .flags = T_FOLLOW});
-		add((struct tmpl){alu[k], K_PLAIN, O1(b + 4), .imm = I_8, .sizes = S1, .def = def, .undef = und, .reads = rd, .flags = T_FOLLOW});
-		add((struct tmpl){alu[k], K_PLAIN, O1(b + 5), .imm = I_Z, .sizes = S2 | S4 | S8, .def = def, .undef = und, .reads = rd, .flags = T_FOLLOW});
-		add((struct tmpl){alu[k], K_MODRM, O1(0x80), .ext = (int8_t)k, .imm = I_8, .sizes = S1, .def = def, .undef = und, .reads = rd, .flags = lk | T_FOLLOW});
-		add((struct tmpl){alu[k], K_MODRM, O1(0x81), .ext = (int8_t)k, .imm = I_Z, .sizes = S2 | S4 | S8, .def = def, .undef = und, .reads = rd, .flags = lk | T_FOLLOW});
-		add((struct tmpl){alu[k], K_MODRM, O1(0x83), .ext = (int8_t)k, .imm = I_8, .sizes = S2 | S4 | S8, .def = def, .undef = und, .reads = rd, .flags = lk | T_FOLLOW});
+		add((struct tmpl){alu[k], K_MODRM, O1(b), .ext = -1, .sizes = S1, .def = def,
+		                  .undef = und, .reads = rd, .flags = lk | T_FOLLOW});
+		add((struct tmpl){alu[k], K_MODRM, O1(b + 1), .ext = -1, .sizes = S2 | S4 | S8,
+		                  .def = def, .undef = und, .reads = rd, .flags = lk | T_FOLLOW});
+		add((struct tmpl){alu[k], K_MODRM, O1(b + 2), .ext = -1, .sizes = S1, .def = def,
+		                  .undef = und, .reads = rd, .flags = T_FOLLOW});
+		add((struct tmpl){alu[k], K_MODRM, O1(b + 3), .ext = -1, .sizes = S2 | S4 | S8,
+		                  .def = def, .undef = und, .reads = rd, .flags = T_FOLLOW});
+		add((struct tmpl){alu[k], K_PLAIN, O1(b + 4), .imm = I_8, .sizes = S1, .def = def,
+		                  .undef = und, .reads = rd, .flags = T_FOLLOW});
+		add((struct tmpl){alu[k], K_PLAIN, O1(b + 5), .imm = I_Z, .sizes = S2 | S4 | S8,
+		                  .def = def, .undef = und, .reads = rd, .flags = T_FOLLOW});
+		add((struct tmpl){alu[k], K_MODRM, O1(0x80), .ext = (int8_t)k, .imm = I_8,
+		                  .sizes = S1, .def = def, .undef = und, .reads = rd,
+		                  .flags = lk | T_FOLLOW});
+		add((struct tmpl){alu[k], K_MODRM, O1(0x81), .ext = (int8_t)k, .imm = I_Z,
+		                  .sizes = S2 | S4 | S8, .def = def, .undef = und, .reads = rd,
+		                  .flags = lk | T_FOLLOW});
+		add((struct tmpl){alu[k], K_MODRM, O1(0x83), .ext = (int8_t)k, .imm = I_8,
+		                  .sizes = S2 | S4 | S8, .def = def, .undef = und, .reads = rd,
+		                  .flags = lk | T_FOLLOW});
 	}
-	add((struct tmpl){"test", K_MODRM, O1(0x84), .ext = -1, .sizes = S1, .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
-	add((struct tmpl){"test", K_MODRM, O1(0x85), .ext = -1, .sizes = S2 | S4 | S8, .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
-	add((struct tmpl){"test", K_PLAIN, O1(0xa8), .imm = I_8, .sizes = S1, .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
-	add((struct tmpl){"test", K_PLAIN, O1(0xa9), .imm = I_Z, .sizes = S2 | S4 | S8, .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
-	add((struct tmpl){"test", K_MODRM, O1(0xf6), .ext = 0, .imm = I_8, .sizes = S1, .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
-	add((struct tmpl){"test", K_MODRM, O1(0xf7), .ext = 0, .imm = I_Z, .sizes = S2 | S4 | S8, .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
+	add((struct tmpl){"test", K_MODRM, O1(0x84), .ext = -1, .sizes = S1, .def = LOGIC_DEF,
+	                  .undef = DT_FL_AF, .flags = T_FOLLOW});
+	add((struct tmpl){"test", K_MODRM, O1(0x85), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
+	add((struct tmpl){"test", K_PLAIN, O1(0xa8), .imm = I_8, .sizes = S1, .def = LOGIC_DEF,
+	                  .undef = DT_FL_AF, .flags = T_FOLLOW});
+	add((struct tmpl){"test", K_PLAIN, O1(0xa9), .imm = I_Z, .sizes = S2 | S4 | S8,
+	                  .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
+	add((struct tmpl){"test", K_MODRM, O1(0xf6), .ext = 0, .imm = I_8, .sizes = S1,
+	                  .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
+	add((struct tmpl){"test", K_MODRM, O1(0xf7), .ext = 0, .imm = I_Z, .sizes = S2 | S4 | S8,
+	                  .def = LOGIC_DEF, .undef = DT_FL_AF, .flags = T_FOLLOW});
 	static const char *const un[8] = {NULL, NULL, "not", "neg", "mul", "imul", "div", "idiv"};
 	for (int k = 2; k < 8; k++) {
 		uint16_t def = k == 2 ? 0 : k == 3 ? A6 : k < 6 ? (DT_FL_CF | DT_FL_OF) : 0;
 		uint16_t und = k < 4 ? 0 : k < 6 ? (DT_FL_SF | DT_FL_ZF | DT_FL_AF | DT_FL_PF) : A6;
 		uint8_t lk = k < 4 ? T_LOCK : 0;
 		uint8_t su = k >= 6 ? SU_DIV : SU_NONE;
-		add((struct tmpl){un[k], K_MODRM, O1(0xf6), .ext = (int8_t)k, .sizes = S1, .def = def, .undef = und, .flags = lk | T_FOLLOW, .setup = su});
-		add((struct tmpl){un[k], K_MODRM, O1(0xf7), .ext = (int8_t)k, .sizes = S2 | S4 | S8, .def = def, .undef = und, .flags = lk | T_FOLLOW, .setup = su});
+		add((struct tmpl){un[k], K_MODRM, O1(0xf6), .ext = (int8_t)k, .sizes = S1,
+		                  .def = def, .undef = und, .flags = lk | T_FOLLOW, .setup = su});
+		add((struct tmpl){un[k], K_MODRM, O1(0xf7), .ext = (int8_t)k, .sizes = S2 | S4 | S8,
+		                  .def = def, .undef = und, .flags = lk | T_FOLLOW, .setup = su});
 	}
 	uint16_t incdef = DT_FL_PF | DT_FL_AF | DT_FL_ZF | DT_FL_SF | DT_FL_OF;
-	add((struct tmpl){"inc", K_MODRM, O1(0xfe), .ext = 0, .sizes = S1, .def = incdef, .flags = T_LOCK | T_FOLLOW});
-	add((struct tmpl){"inc", K_MODRM, O1(0xff), .ext = 0, .sizes = S2 | S4 | S8, .def = incdef, .flags = T_LOCK | T_FOLLOW});
-	add((struct tmpl){"dec", K_MODRM, O1(0xfe), .ext = 1, .sizes = S1, .def = incdef, .flags = T_LOCK | T_FOLLOW});
-	add((struct tmpl){"dec", K_MODRM, O1(0xff), .ext = 1, .sizes = S2 | S4 | S8, .def = incdef, .flags = T_LOCK | T_FOLLOW});
+	add((struct tmpl){"inc", K_MODRM, O1(0xfe), .ext = 0, .sizes = S1, .def = incdef,
+	                  .flags = T_LOCK | T_FOLLOW});
+	add((struct tmpl){"inc", K_MODRM, O1(0xff), .ext = 0, .sizes = S2 | S4 | S8, .def = incdef,
+	                  .flags = T_LOCK | T_FOLLOW});
+	add((struct tmpl){"dec", K_MODRM, O1(0xfe), .ext = 1, .sizes = S1, .def = incdef,
+	                  .flags = T_LOCK | T_FOLLOW});
+	add((struct tmpl){"dec", K_MODRM, O1(0xff), .ext = 1, .sizes = S2 | S4 | S8, .def = incdef,
+	                  .flags = T_LOCK | T_FOLLOW});
 	uint16_t imuldef = DT_FL_CF | DT_FL_OF, imulund = DT_FL_SF | DT_FL_ZF | DT_FL_AF | DT_FL_PF;
-	add((struct tmpl){"imul", K_MODRM, O2(0x0f, 0xaf), .ext = -1, .sizes = S2 | S4 | S8, .def = imuldef, .undef = imulund, .flags = T_FOLLOW});
-	add((struct tmpl){"imul", K_MODRM, O1(0x69), .ext = -1, .imm = I_Z, .sizes = S2 | S4 | S8, .def = imuldef, .undef = imulund, .flags = T_FOLLOW});
-	add((struct tmpl){"imul", K_MODRM, O1(0x6b), .ext = -1, .imm = I_8, .sizes = S2 | S4 | S8, .def = imuldef, .undef = imulund, .flags = T_FOLLOW});
+	add((struct tmpl){"imul", K_MODRM, O2(0x0f, 0xaf), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .def = imuldef, .undef = imulund, .flags = T_FOLLOW});
+	add((struct tmpl){"imul", K_MODRM, O1(0x69), .ext = -1, .imm = I_Z, .sizes = S2 | S4 | S8,
+	                  .def = imuldef, .undef = imulund, .flags = T_FOLLOW});
+	add((struct tmpl){"imul", K_MODRM, O1(0x6b), .ext = -1, .imm = I_8, .sizes = S2 | S4 | S8,
+	                  .def = imuldef, .undef = imulund, .flags = T_FOLLOW});
 
 	static const char *const sh[8] = {"rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"};
 	for (int k = 0; k < 8; k++) {
 		uint8_t dyn = k < 4 ? D_ROT : D_SHIFT;
 		uint16_t rd = (k == 2 || k == 3) ? DT_FL_CF : 0;
 		uint16_t und = k < 4 ? DT_FL_OF : DT_FL_OF | DT_FL_AF | DT_FL_CF;
-		add((struct tmpl){sh[k], K_MODRM, O1(0xc0), .ext = (int8_t)k, .imm = I_COUNT, .sizes = S1, .dyn = dyn, .undef = und, .reads = rd, .flags = T_FOLLOW});
-		add((struct tmpl){sh[k], K_MODRM, O1(0xc1), .ext = (int8_t)k, .imm = I_COUNT, .sizes = S2 | S4 | S8, .dyn = dyn, .undef = und, .reads = rd, .flags = T_FOLLOW});
-		add((struct tmpl){sh[k], K_MODRM, O1(0xd0), .ext = (int8_t)k, .sizes = S1, .dyn = dyn, .undef = und, .reads = rd, .flags = T_FOLLOW});
-		add((struct tmpl){sh[k], K_MODRM, O1(0xd1), .ext = (int8_t)k, .sizes = S2 | S4 | S8, .dyn = dyn, .undef = und, .reads = rd, .flags = T_FOLLOW});
-		add((struct tmpl){sh[k], K_MODRM, O1(0xd2), .ext = (int8_t)k, .sizes = S1, .dyn = dyn, .undef = und, .reads = rd, .setup = SU_CL});
-		add((struct tmpl){sh[k], K_MODRM, O1(0xd3), .ext = (int8_t)k, .sizes = S2 | S4 | S8, .dyn = dyn, .undef = und, .reads = rd, .setup = SU_CL});
+		add((struct tmpl){sh[k], K_MODRM, O1(0xc0), .ext = (int8_t)k, .imm = I_COUNT,
+		                  .sizes = S1, .dyn = dyn, .undef = und, .reads = rd,
+		                  .flags = T_FOLLOW});
+		add((struct tmpl){sh[k], K_MODRM, O1(0xc1), .ext = (int8_t)k, .imm = I_COUNT,
+		                  .sizes = S2 | S4 | S8, .dyn = dyn, .undef = und, .reads = rd,
+		                  .flags = T_FOLLOW});
+		add((struct tmpl){sh[k], K_MODRM, O1(0xd0), .ext = (int8_t)k, .sizes = S1,
+		                  .dyn = dyn, .undef = und, .reads = rd, .flags = T_FOLLOW});
+		add((struct tmpl){sh[k], K_MODRM, O1(0xd1), .ext = (int8_t)k, .sizes = S2 | S4 | S8,
+		                  .dyn = dyn, .undef = und, .reads = rd, .flags = T_FOLLOW});
+		add((struct tmpl){sh[k], K_MODRM, O1(0xd2), .ext = (int8_t)k, .sizes = S1,
+		                  .dyn = dyn, .undef = und, .reads = rd, .setup = SU_CL});
+		add((struct tmpl){sh[k], K_MODRM, O1(0xd3), .ext = (int8_t)k, .sizes = S2 | S4 | S8,
+		                  .dyn = dyn, .undef = und, .reads = rd, .setup = SU_CL});
 	}
 	uint16_t shxund = A6;
-	add((struct tmpl){"shld", K_MODRM, O2(0x0f, 0xa4), .ext = -1, .imm = I_COUNT, .sizes = S2 | S4 | S8, .dyn = D_SHXD, .undef = shxund, .flags = T_FOLLOW});
-	add((struct tmpl){"shld", K_MODRM, O2(0x0f, 0xa5), .ext = -1, .sizes = S2 | S4 | S8, .dyn = D_SHXD, .undef = shxund, .setup = SU_CLSHXD});
-	add((struct tmpl){"shrd", K_MODRM, O2(0x0f, 0xac), .ext = -1, .imm = I_COUNT, .sizes = S2 | S4 | S8, .dyn = D_SHXD, .undef = shxund, .flags = T_FOLLOW});
-	add((struct tmpl){"shrd", K_MODRM, O2(0x0f, 0xad), .ext = -1, .sizes = S2 | S4 | S8, .dyn = D_SHXD, .undef = shxund, .setup = SU_CLSHXD});
+	add((struct tmpl){"shld", K_MODRM, O2(0x0f, 0xa4), .ext = -1, .imm = I_COUNT,
+	                  .sizes = S2 | S4 | S8, .dyn = D_SHXD, .undef = shxund,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"shld", K_MODRM, O2(0x0f, 0xa5), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .dyn = D_SHXD, .undef = shxund, .setup = SU_CLSHXD});
+	add((struct tmpl){"shrd", K_MODRM, O2(0x0f, 0xac), .ext = -1, .imm = I_COUNT,
+	                  .sizes = S2 | S4 | S8, .dyn = D_SHXD, .undef = shxund,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"shrd", K_MODRM, O2(0x0f, 0xad), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .dyn = D_SHXD, .undef = shxund, .setup = SU_CLSHXD});
 
 	uint16_t btund = DT_FL_OF | DT_FL_SF | DT_FL_AF | DT_FL_PF;
 	static const char *const bt[4] = {"bt", "bts", "btr", "btc"};
 	for (int k = 0; k < 4; k++) {
 		uint8_t lk = k ? T_LOCK : 0;
-		add((struct tmpl){bt[k], K_MODRM, O2(0x0f, (uint8_t)(0xa3 + 8 * k)), .ext = -1, .sizes = S2 | S4 | S8, .def = DT_FL_CF, .undef = btund, .flags = lk | T_FOLLOW, .setup = SU_BTMEM});
-		add((struct tmpl){bt[k], K_MODRM, O2(0x0f, 0xba), .ext = (int8_t)(4 + k), .imm = I_8, .sizes = S2 | S4 | S8, .def = DT_FL_CF, .undef = btund, .flags = lk | T_FOLLOW});
+		add((struct tmpl){bt[k], K_MODRM, O2(0x0f, (uint8_t)(0xa3 + 8 * k)), .ext = -1,
+		                  .sizes = S2 | S4 | S8, .def = DT_FL_CF, .undef = btund,
+		                  .flags = lk | T_FOLLOW, .setup = SU_BTMEM});
+		add((struct tmpl){bt[k], K_MODRM, O2(0x0f, 0xba), .ext = (int8_t)(4 + k),
+		                  .imm = I_8, .sizes = S2 | S4 | S8, .def = DT_FL_CF,
+		                  .undef = btund, .flags = lk | T_FOLLOW});
 	}
 	uint16_t bsund = DT_FL_CF | DT_FL_OF | DT_FL_SF | DT_FL_AF | DT_FL_PF;
-	add((struct tmpl){"bsf", K_MODRM, O2(0x0f, 0xbc), .ext = -1, .sizes = S2 | S4 | S8, .def = DT_FL_ZF, .undef = bsund, .flags = T_FOLLOW});
-	add((struct tmpl){"bsr", K_MODRM, O2(0x0f, 0xbd), .ext = -1, .sizes = S2 | S4 | S8, .def = DT_FL_ZF, .undef = bsund, .flags = T_FOLLOW});
+	add((struct tmpl){"bsf", K_MODRM, O2(0x0f, 0xbc), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .def = DT_FL_ZF, .undef = bsund, .flags = T_FOLLOW});
+	add((struct tmpl){"bsr", K_MODRM, O2(0x0f, 0xbd), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .def = DT_FL_ZF, .undef = bsund, .flags = T_FOLLOW});
 	uint16_t lzund = DT_FL_OF | DT_FL_SF | DT_FL_AF | DT_FL_PF;
-	add((struct tmpl){"tzcnt", K_MODRM, O2(0x0f, 0xbc), .mand = 0xf3, .ext = -1, .sizes = S2 | S4 | S8, .def = DT_FL_CF | DT_FL_ZF, .undef = lzund, .flags = T_FOLLOW});
-	add((struct tmpl){"lzcnt", K_MODRM, O2(0x0f, 0xbd), .mand = 0xf3, .ext = -1, .sizes = S2 | S4 | S8, .def = DT_FL_CF | DT_FL_ZF, .undef = lzund, .flags = T_FOLLOW});
-	add((struct tmpl){"popcnt", K_MODRM, O2(0x0f, 0xb8), .mand = 0xf3, .ext = -1, .sizes = S2 | S4 | S8, .def = A6, .flags = T_FOLLOW});
+	add((struct tmpl){"tzcnt", K_MODRM, O2(0x0f, 0xbc), .mand = 0xf3, .ext = -1,
+	                  .sizes = S2 | S4 | S8, .def = DT_FL_CF | DT_FL_ZF, .undef = lzund,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"lzcnt", K_MODRM, O2(0x0f, 0xbd), .mand = 0xf3, .ext = -1,
+	                  .sizes = S2 | S4 | S8, .def = DT_FL_CF | DT_FL_ZF, .undef = lzund,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"popcnt", K_MODRM, O2(0x0f, 0xb8), .mand = 0xf3, .ext = -1,
+	                  .sizes = S2 | S4 | S8, .def = A6, .flags = T_FOLLOW});
 	add((struct tmpl){"bswap", K_PLUSR, O2(0x0f, 0xc8), .sizes = S4 | S8, .flags = T_FOLLOW});
 
-	add((struct tmpl){"cmpxchg", K_MODRM, O2(0x0f, 0xb0), .ext = -1, .sizes = S1, .def = A6, .flags = T_LOCK | T_FOLLOW, .setup = SU_CMPXCHG});
-	add((struct tmpl){"cmpxchg", K_MODRM, O2(0x0f, 0xb1), .ext = -1, .sizes = S2 | S4 | S8, .def = A6, .flags = T_LOCK | T_FOLLOW, .setup = SU_CMPXCHG});
-	add((struct tmpl){"cmpxchg8b", K_MODRM, O2(0x0f, 0xc7), .ext = 1, .rm = RM_MEM, .sizes = S4, .def = DT_FL_ZF, .flags = T_LOCK, .setup = SU_CX8});
-	add((struct tmpl){"cmpxchg16b", K_MODRM, O2(0x0f, 0xc7), .ext = 1, .rm = RM_MEM, .sizes = S8, .def = DT_FL_ZF, .flags = T_LOCK, .setup = SU_CX8});
-	add((struct tmpl){"xadd", K_MODRM, O2(0x0f, 0xc0), .ext = -1, .sizes = S1, .def = A6, .flags = T_LOCK | T_FOLLOW});
-	add((struct tmpl){"xadd", K_MODRM, O2(0x0f, 0xc1), .ext = -1, .sizes = S2 | S4 | S8, .def = A6, .flags = T_LOCK | T_FOLLOW});
-	add((struct tmpl){"xchg", K_MODRM, O1(0x86), .ext = -1, .sizes = S1, .flags = T_LOCK | T_FOLLOW});
-	add((struct tmpl){"xchg", K_MODRM, O1(0x87), .ext = -1, .sizes = S2 | S4 | S8, .flags = T_LOCK | T_FOLLOW});
+	add((struct tmpl){"cmpxchg", K_MODRM, O2(0x0f, 0xb0), .ext = -1, .sizes = S1, .def = A6,
+	                  .flags = T_LOCK | T_FOLLOW, .setup = SU_CMPXCHG});
+	add((struct tmpl){"cmpxchg", K_MODRM, O2(0x0f, 0xb1), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .def = A6, .flags = T_LOCK | T_FOLLOW, .setup = SU_CMPXCHG});
+	add((struct tmpl){"cmpxchg8b", K_MODRM, O2(0x0f, 0xc7), .ext = 1, .rm = RM_MEM, .sizes = S4,
+	                  .def = DT_FL_ZF, .flags = T_LOCK, .setup = SU_CX8});
+	add((struct tmpl){"cmpxchg16b", K_MODRM, O2(0x0f, 0xc7), .ext = 1, .rm = RM_MEM,
+	                  .sizes = S8, .def = DT_FL_ZF, .flags = T_LOCK, .setup = SU_CX8});
+	add((struct tmpl){"xadd", K_MODRM, O2(0x0f, 0xc0), .ext = -1, .sizes = S1, .def = A6,
+	                  .flags = T_LOCK | T_FOLLOW});
+	add((struct tmpl){"xadd", K_MODRM, O2(0x0f, 0xc1), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .def = A6, .flags = T_LOCK | T_FOLLOW});
+	add((struct tmpl){"xchg", K_MODRM, O1(0x86), .ext = -1, .sizes = S1,
+	                  .flags = T_LOCK | T_FOLLOW});
+	add((struct tmpl){"xchg", K_MODRM, O1(0x87), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .flags = T_LOCK | T_FOLLOW});
 	add((struct tmpl){"xchg", K_PLUSR, O1(0x90), .sizes = S2 | S4 | S8, .flags = T_FOLLOW});
 
 	add((struct tmpl){"mov", K_MODRM, O1(0x88), .ext = -1, .sizes = S1, .flags = T_FOLLOW});
-	add((struct tmpl){"mov", K_MODRM, O1(0x89), .ext = -1, .sizes = S2 | S4 | S8, .flags = T_FOLLOW});
+	add((struct tmpl){"mov", K_MODRM, O1(0x89), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .flags = T_FOLLOW});
 	add((struct tmpl){"mov", K_MODRM, O1(0x8a), .ext = -1, .sizes = S1, .flags = T_FOLLOW});
-	add((struct tmpl){"mov", K_MODRM, O1(0x8b), .ext = -1, .sizes = S2 | S4 | S8, .flags = T_FOLLOW});
-	add((struct tmpl){"mov", K_MODRM, O1(0xc6), .ext = 0, .imm = I_8, .sizes = S1, .flags = T_FOLLOW});
-	add((struct tmpl){"mov", K_MODRM, O1(0xc7), .ext = 0, .imm = I_Z, .sizes = S2 | S4 | S8, .flags = T_FOLLOW});
+	add((struct tmpl){"mov", K_MODRM, O1(0x8b), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"mov", K_MODRM, O1(0xc6), .ext = 0, .imm = I_8, .sizes = S1,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"mov", K_MODRM, O1(0xc7), .ext = 0, .imm = I_Z, .sizes = S2 | S4 | S8,
+	                  .flags = T_FOLLOW});
 	add((struct tmpl){"mov", K_PLUSR, O1(0xb0), .imm = I_8, .sizes = S1, .flags = T_FOLLOW});
-	add((struct tmpl){"mov", K_PLUSR, O1(0xb8), .imm = I_V, .sizes = S2 | S4 | S8, .flags = T_FOLLOW});
+	add((struct tmpl){"mov", K_PLUSR, O1(0xb8), .imm = I_V, .sizes = S2 | S4 | S8,
+	                  .flags = T_FOLLOW});
 	add((struct tmpl){"mov", K_MOFFS, O1(0xa0), .sizes = S1});
 	add((struct tmpl){"mov", K_MOFFS, O1(0xa1), .sizes = S2 | S4 | S8});
 	add((struct tmpl){"mov", K_MOFFS, O1(0xa2), .sizes = S1});
 	add((struct tmpl){"mov", K_MOFFS, O1(0xa3), .sizes = S2 | S4 | S8});
-	add((struct tmpl){"movzx", K_MODRM, O2(0x0f, 0xb6), .ext = -1, .sizes = S2 | S4 | S8, .flags = T_FOLLOW});
-	add((struct tmpl){"movzx", K_MODRM, O2(0x0f, 0xb7), .ext = -1, .sizes = S4 | S8, .flags = T_FOLLOW});
-	add((struct tmpl){"movsx", K_MODRM, O2(0x0f, 0xbe), .ext = -1, .sizes = S2 | S4 | S8, .flags = T_FOLLOW});
-	add((struct tmpl){"movsx", K_MODRM, O2(0x0f, 0xbf), .ext = -1, .sizes = S4 | S8, .flags = T_FOLLOW});
+	add((struct tmpl){"movzx", K_MODRM, O2(0x0f, 0xb6), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"movzx", K_MODRM, O2(0x0f, 0xb7), .ext = -1, .sizes = S4 | S8,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"movsx", K_MODRM, O2(0x0f, 0xbe), .ext = -1, .sizes = S2 | S4 | S8,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"movsx", K_MODRM, O2(0x0f, 0xbf), .ext = -1, .sizes = S4 | S8,
+	                  .flags = T_FOLLOW});
 	/* 16-bit MOVSXD is left out: AMD reads a 32-bit source (faulting where
 	 * Intel's 16-bit read does not), so the host would decide the answer. */
-	add((struct tmpl){"movsxd", K_MODRM, O1(0x63), .ext = -1, .sizes = S4 | S8, .flags = T_FOLLOW | T_ONLY64});
-	add((struct tmpl){"inc", K_PLUSR, O1(0x40), .sizes = S2 | S4, .def = incdef, .flags = T_FOLLOW | T_ONLY32});
-	add((struct tmpl){"dec", K_PLUSR, O1(0x48), .sizes = S2 | S4, .def = incdef, .flags = T_FOLLOW | T_ONLY32});
-	add((struct tmpl){"lea", K_MODRM, O1(0x8d), .ext = -1, .rm = RM_MEM, .sizes = S2 | S4 | S8});
+	add((struct tmpl){"movsxd", K_MODRM, O1(0x63), .ext = -1, .sizes = S4 | S8,
+	                  .flags = T_FOLLOW | T_ONLY64});
+	add((struct tmpl){"inc", K_PLUSR, O1(0x40), .sizes = S2 | S4, .def = incdef,
+	                  .flags = T_FOLLOW | T_ONLY32});
+	add((struct tmpl){"dec", K_PLUSR, O1(0x48), .sizes = S2 | S4, .def = incdef,
+	                  .flags = T_FOLLOW | T_ONLY32});
+	add((struct tmpl){"lea", K_MODRM, O1(0x8d), .ext = -1, .rm = RM_MEM,
+	                  .sizes = S2 | S4 | S8});
 	add((struct tmpl){"cbw", K_PLAIN, O1(0x98), .sizes = S2 | S4 | S8, .flags = T_FOLLOW});
 	add((struct tmpl){"cwd", K_PLAIN, O1(0x99), .sizes = S2 | S4 | S8, .flags = T_FOLLOW});
 	add((struct tmpl){"xlat", K_PLAIN, O1(0xd7), .sizes = S1, .setup = SU_XLAT});
@@ -216,52 +310,75 @@ void dt_gen_init(void)
 	for (int cc = 0; cc < 16; cc++) {
 		char *n = names[nn++];
 		snprintf(n, 16, "set%s", cc_names[cc]);
-		add((struct tmpl){n, K_MODRM, O2(0x0f, (uint8_t)(0x90 + cc)), .ext = 0, .sizes = S1, .reads = cc_reads[cc], .flags = T_FOLLOW | T_CC});
+		add((struct tmpl){n, K_MODRM, O2(0x0f, (uint8_t)(0x90 + cc)), .ext = 0, .sizes = S1,
+		                  .reads = cc_reads[cc], .flags = T_FOLLOW | T_CC});
 		n = names[nn++];
 		snprintf(n, 16, "cmov%s", cc_names[cc]);
-		add((struct tmpl){n, K_MODRM, O2(0x0f, (uint8_t)(0x40 + cc)), .ext = -1, .sizes = S2 | S4 | S8, .reads = cc_reads[cc], .flags = T_FOLLOW | T_CC});
+		add((struct tmpl){n, K_MODRM, O2(0x0f, (uint8_t)(0x40 + cc)), .ext = -1,
+		                  .sizes = S2 | S4 | S8, .reads = cc_reads[cc],
+		                  .flags = T_FOLLOW | T_CC});
 		n = names[nn++];
 		snprintf(n, 16, "j%s", cc_names[cc]);
-		add((struct tmpl){n, K_JCC, O1((uint8_t)(0x70 + cc)), .imm = I_8, .sizes = S8, .reads = cc_reads[cc], .flags = T_FOLLOW | T_CC});
-		add((struct tmpl){n, K_JCC, O2(0x0f, (uint8_t)(0x80 + cc)), .imm = I_Z, .sizes = S8, .reads = cc_reads[cc], .flags = T_FOLLOW | T_CC});
+		add((struct tmpl){n, K_JCC, O1((uint8_t)(0x70 + cc)), .imm = I_8, .sizes = S8,
+		                  .reads = cc_reads[cc], .flags = T_FOLLOW | T_CC});
+		add((struct tmpl){n, K_JCC, O2(0x0f, (uint8_t)(0x80 + cc)), .imm = I_Z, .sizes = S8,
+		                  .reads = cc_reads[cc], .flags = T_FOLLOW | T_CC});
 	}
 	add((struct tmpl){"jmp", K_JCC, O1(0xeb), .imm = I_8, .sizes = S8, .flags = T_FOLLOW});
 	add((struct tmpl){"jmp", K_JCC, O1(0xe9), .imm = I_Z, .sizes = S8, .flags = T_FOLLOW});
 	add((struct tmpl){"jmp", K_JMPIND, O1(0xff), .ext = 4, .sizes = S8, .flags = T_D64});
 	add((struct tmpl){"call", K_CALL, O1(0xe8), .imm = I_Z, .sizes = S8, .flags = T_STACK});
-	add((struct tmpl){"call", K_JMPIND, O1(0xff), .ext = 2, .sizes = S8, .flags = T_STACK | T_D64});
+	add((struct tmpl){"call", K_JMPIND, O1(0xff), .ext = 2, .sizes = S8,
+	                  .flags = T_STACK | T_D64});
 	add((struct tmpl){"ret", K_RET, O1(0xc3), .sizes = S8, .flags = T_STACK});
 	add((struct tmpl){"ret", K_RET, O1(0xc2), .imm = I_16, .sizes = S8, .flags = T_STACK});
-	add((struct tmpl){"loopne", K_LOOP, O1(0xe0), .sizes = S8, .reads = DT_FL_ZF, .flags = T_FOLLOW});
-	add((struct tmpl){"loope", K_LOOP, O1(0xe1), .sizes = S8, .reads = DT_FL_ZF, .flags = T_FOLLOW});
+	add((struct tmpl){"loopne", K_LOOP, O1(0xe0), .sizes = S8, .reads = DT_FL_ZF,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"loope", K_LOOP, O1(0xe1), .sizes = S8, .reads = DT_FL_ZF,
+	                  .flags = T_FOLLOW});
 	add((struct tmpl){"loop", K_LOOP, O1(0xe2), .sizes = S8, .flags = T_FOLLOW});
 	add((struct tmpl){"jrcxz", K_LOOP, O1(0xe3), .sizes = S8, .flags = T_FOLLOW});
 
 	add((struct tmpl){"push", K_PLUSR, O1(0x50), .sizes = S2 | S8, .flags = T_STACK | T_D64});
 	add((struct tmpl){"pop", K_PLUSR, O1(0x58), .sizes = S2 | S8, .flags = T_STACK | T_D64});
-	add((struct tmpl){"push", K_PLAIN, O1(0x6a), .imm = I_8, .sizes = S2 | S8, .flags = T_STACK | T_D64});
-	add((struct tmpl){"push", K_PLAIN, O1(0x68), .imm = I_Z, .sizes = S2 | S8, .flags = T_STACK | T_D64});
-	add((struct tmpl){"push", K_MODRM, O1(0xff), .ext = 6, .sizes = S2 | S8, .flags = T_STACK | T_D64});
-	add((struct tmpl){"pop", K_MODRM, O1(0x8f), .ext = 0, .sizes = S2 | S8, .flags = T_STACK | T_D64});
-	add((struct tmpl){"pushf", K_PLAIN, O1(0x9c), .sizes = S2 | S8, .reads = A6, .flags = T_STACK | T_D64});
-	add((struct tmpl){"popf", K_PLAIN, O1(0x9d), .sizes = S2 | S8, .def = A6, .flags = T_STACK | T_D64, .setup = SU_POPF});
-	add((struct tmpl){"enter", K_ENTER, O1(0xc8), .sizes = S2 | S8, .flags = T_STACK | T_D64, .setup = SU_ENTER});
-	add((struct tmpl){"leave", K_PLAIN, O1(0xc9), .sizes = S2 | S8, .flags = T_STACK | T_D64, .setup = SU_LEAVE});
+	add((struct tmpl){"push", K_PLAIN, O1(0x6a), .imm = I_8, .sizes = S2 | S8,
+	                  .flags = T_STACK | T_D64});
+	add((struct tmpl){"push", K_PLAIN, O1(0x68), .imm = I_Z, .sizes = S2 | S8,
+	                  .flags = T_STACK | T_D64});
+	add((struct tmpl){"push", K_MODRM, O1(0xff), .ext = 6, .sizes = S2 | S8,
+	                  .flags = T_STACK | T_D64});
+	add((struct tmpl){"pop", K_MODRM, O1(0x8f), .ext = 0, .sizes = S2 | S8,
+	                  .flags = T_STACK | T_D64});
+	add((struct tmpl){"pushf", K_PLAIN, O1(0x9c), .sizes = S2 | S8, .reads = A6,
+	                  .flags = T_STACK | T_D64});
+	add((struct tmpl){"popf", K_PLAIN, O1(0x9d), .sizes = S2 | S8, .def = A6,
+	                  .flags = T_STACK | T_D64, .setup = SU_POPF});
+	add((struct tmpl){"enter", K_ENTER, O1(0xc8), .sizes = S2 | S8, .flags = T_STACK | T_D64,
+	                  .setup = SU_ENTER});
+	add((struct tmpl){"leave", K_PLAIN, O1(0xc9), .sizes = S2 | S8, .flags = T_STACK | T_D64,
+	                  .setup = SU_LEAVE});
 
 	static const char *const str[5] = {"movs", "cmps", "stos", "lods", "scas"};
 	static const uint8_t stropc[5] = {0xa4, 0xa6, 0xaa, 0xac, 0xae};
 	for (int k = 0; k < 5; k++) {
 		bool cmp = k == 1 || k == 4;
-		add((struct tmpl){str[k], K_STRING, O1(stropc[k]), .sizes = S1, .dyn = cmp ? D_REPCMP : D_NONE, .def = cmp ? A6 : 0});
-		add((struct tmpl){str[k], K_STRING, O1((uint8_t)(stropc[k] + 1)), .sizes = S2 | S4 | S8, .dyn = cmp ? D_REPCMP : D_NONE, .def = cmp ? A6 : 0});
+		add((struct tmpl){str[k], K_STRING, O1(stropc[k]), .sizes = S1,
+		                  .dyn = cmp ? D_REPCMP : D_NONE, .def = cmp ? A6 : 0});
+		add((struct tmpl){str[k], K_STRING, O1((uint8_t)(stropc[k] + 1)),
+		                  .sizes = S2 | S4 | S8, .dyn = cmp ? D_REPCMP : D_NONE,
+		                  .def = cmp ? A6 : 0});
 	}
 	uint16_t ahf = DT_FL_SF | DT_FL_ZF | DT_FL_AF | DT_FL_PF | DT_FL_CF;
 	add((struct tmpl){"lahf", K_PLAIN, O1(0x9f), .sizes = S4, .reads = ahf, .flags = T_FOLLOW});
 	add((struct tmpl){"sahf", K_PLAIN, O1(0x9e), .sizes = S4, .def = ahf, .flags = T_FOLLOW});
-	add((struct tmpl){"clc", K_PLAIN, O1(0xf8), .sizes = S4, .def = DT_FL_CF, .flags = T_FOLLOW});
-	add((struct tmpl){"stc", K_PLAIN, O1(0xf9), .sizes = S4, .def = DT_FL_CF, .flags = T_FOLLOW});
-	add((struct tmpl){"cmc", K_PLAIN, O1(0xf5), .sizes = S4, .def = DT_FL_CF, .reads = DT_FL_CF, .flags = T_FOLLOW});
-	add((struct tmpl){"cld", K_PLAIN, O1(0xfc), .sizes = S4, .def = DT_FL_DF, .flags = T_FOLLOW});
+	add((struct tmpl){"clc", K_PLAIN, O1(0xf8), .sizes = S4, .def = DT_FL_CF,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"stc", K_PLAIN, O1(0xf9), .sizes = S4, .def = DT_FL_CF,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"cmc", K_PLAIN, O1(0xf5), .sizes = S4, .def = DT_FL_CF, .reads = DT_FL_CF,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"cld", K_PLAIN, O1(0xfc), .sizes = S4, .def = DT_FL_DF,
+	                  .flags = T_FOLLOW});
 	/* at CPL3 with IOPL 0: #GP(0) on both sides */
 	add((struct tmpl){"cli", K_PLAIN, O1(0xfa), .sizes = S4});
 	add((struct tmpl){"sti", K_PLAIN, O1(0xfb), .sizes = S4});
@@ -274,10 +391,14 @@ void dt_gen_init(void)
 	add((struct tmpl){"out", K_PLAIN, O1(0xef), .sizes = S2 | S4});
 	/* privileged instructions at CPL3: #GP(0) (the soft side checks
 	 * privilege where the host does) */
-	add((struct tmpl){"movcr", K_MODRM, O2(0x0f, 0x22), .ext = -1, .rm = RM_REG, .sizes = S8, .flags = T_D64});
-	add((struct tmpl){"movcr", K_MODRM, O2(0x0f, 0x20), .ext = -1, .rm = RM_REG, .sizes = S8, .flags = T_D64});
-	add((struct tmpl){"movdr", K_MODRM, O2(0x0f, 0x23), .ext = -1, .rm = RM_REG, .sizes = S8, .flags = T_D64});
-	add((struct tmpl){"movdr", K_MODRM, O2(0x0f, 0x21), .ext = -1, .rm = RM_REG, .sizes = S8, .flags = T_D64});
+	add((struct tmpl){"movcr", K_MODRM, O2(0x0f, 0x22), .ext = -1, .rm = RM_REG, .sizes = S8,
+	                  .flags = T_D64});
+	add((struct tmpl){"movcr", K_MODRM, O2(0x0f, 0x20), .ext = -1, .rm = RM_REG, .sizes = S8,
+	                  .flags = T_D64});
+	add((struct tmpl){"movdr", K_MODRM, O2(0x0f, 0x23), .ext = -1, .rm = RM_REG, .sizes = S8,
+	                  .flags = T_D64});
+	add((struct tmpl){"movdr", K_MODRM, O2(0x0f, 0x21), .ext = -1, .rm = RM_REG, .sizes = S8,
+	                  .flags = T_D64});
 	add((struct tmpl){"wrmsr", K_PLAIN, O2(0x0f, 0x30), .sizes = S4});
 	add((struct tmpl){"rdmsr", K_PLAIN, O2(0x0f, 0x32), .sizes = S4});
 	add((struct tmpl){"lgdt", K_MODRM, O2(0x0f, 0x01), .ext = 2, .rm = RM_MEM, .sizes = S4});
@@ -285,31 +406,48 @@ void dt_gen_init(void)
 	add((struct tmpl){"invlpg", K_MODRM, O2(0x0f, 0x01), .ext = 7, .rm = RM_MEM, .sizes = S4});
 	add((struct tmpl){"lldt", K_MODRM, O2(0x0f, 0x00), .ext = 2, .sizes = S2});
 	add((struct tmpl){"ltr", K_MODRM, O2(0x0f, 0x00), .ext = 3, .sizes = S2});
-	add((struct tmpl){"swapgs", K_PLAIN, .nopc = 3, .opc = {0x0f, 0x01, 0xf8}, .sizes = S4, .flags = T_ONLY64});
+	add((struct tmpl){"swapgs", K_PLAIN, .nopc = 3, .opc = {0x0f, 0x01, 0xf8}, .sizes = S4,
+	                  .flags = T_ONLY64});
 	add((struct tmpl){"clts", K_PLAIN, O2(0x0f, 0x06), .sizes = S4});
 	add((struct tmpl){"invd", K_PLAIN, O2(0x0f, 0x08), .sizes = S4});
 	add((struct tmpl){"wbinvd", K_PLAIN, O2(0x0f, 0x09), .sizes = S4});
 	add((struct tmpl){"sysret", K_PLAIN, O2(0x0f, 0x07), .sizes = S4 | S8, .flags = T_ONLY64});
-	add((struct tmpl){"lfence", K_PLAIN, .nopc = 3, .opc = {0x0f, 0xae, 0xe8}, .sizes = S4, .flags = T_NOREX});
-	add((struct tmpl){"mfence", K_PLAIN, .nopc = 3, .opc = {0x0f, 0xae, 0xf0}, .sizes = S4, .flags = T_NOREX});
-	add((struct tmpl){"sfence", K_PLAIN, .nopc = 3, .opc = {0x0f, 0xae, 0xf8}, .sizes = S4, .flags = T_NOREX});
+	add((struct tmpl){"lfence", K_PLAIN, .nopc = 3, .opc = {0x0f, 0xae, 0xe8}, .sizes = S4,
+	                  .flags = T_NOREX});
+	add((struct tmpl){"mfence", K_PLAIN, .nopc = 3, .opc = {0x0f, 0xae, 0xf0}, .sizes = S4,
+	                  .flags = T_NOREX});
+	add((struct tmpl){"sfence", K_PLAIN, .nopc = 3, .opc = {0x0f, 0xae, 0xf8}, .sizes = S4,
+	                  .flags = T_NOREX});
 	add((struct tmpl){"clflush", K_MODRM, O2(0x0f, 0xae), .ext = 7, .rm = RM_MEM, .sizes = S4});
 	/* reading the host's FS/GS base (Linux enables FSGSBASE); writing it
 	 * would pull the TLS from under the native child */
-	add((struct tmpl){"rdfsbase", K_MODRM, O2(0x0f, 0xae), .mand = 0xf3, .ext = 0, .rm = RM_REG, .sizes = S4 | S8, .flags = T_ONLY64 | T_FOLLOW});
-	add((struct tmpl){"rdgsbase", K_MODRM, O2(0x0f, 0xae), .mand = 0xf3, .ext = 1, .rm = RM_REG, .sizes = S4 | S8, .flags = T_ONLY64 | T_FOLLOW});
+	add((struct tmpl){"rdfsbase", K_MODRM, O2(0x0f, 0xae), .mand = 0xf3, .ext = 0, .rm = RM_REG,
+	                  .sizes = S4 | S8, .flags = T_ONLY64 | T_FOLLOW});
+	add((struct tmpl){"rdgsbase", K_MODRM, O2(0x0f, 0xae), .mand = 0xf3, .ext = 1, .rm = RM_REG,
+	                  .sizes = S4 | S8, .flags = T_ONLY64 | T_FOLLOW});
 	add((struct tmpl){"ins", K_PLAIN, O1(0x6c), .sizes = S1});
 	add((struct tmpl){"outs", K_PLAIN, O1(0x6f), .sizes = S2 | S4});
-	add((struct tmpl){"std", K_PLAIN, O1(0xfd), .sizes = S4, .def = DT_FL_DF, .flags = T_FOLLOW});
+	add((struct tmpl){"std", K_PLAIN, O1(0xfd), .sizes = S4, .def = DT_FL_DF,
+	                  .flags = T_FOLLOW});
 	add((struct tmpl){"nop", K_PLAIN, O1(0x90), .sizes = S2 | S4, .flags = T_FOLLOW | T_NOREX});
 	add((struct tmpl){"pause", K_PLAIN, O1(0x90), .mand = 0xf3, .sizes = S4, .flags = T_NOREX});
-	add((struct tmpl){"nop", K_MODRM, O2(0x0f, 0x1f), .ext = 0, .sizes = S2 | S4, .flags = T_FOLLOW});
+	add((struct tmpl){"nop", K_MODRM, O2(0x0f, 0x1f), .ext = 0, .sizes = S2 | S4,
+	                  .flags = T_FOLLOW});
 	add((struct tmpl){"ud2", K_PLAIN, O2(0x0f, 0x0b), .sizes = S4});
 }
 
-unsigned dt_tmpl_count(void) { return nT; }
-unsigned dt_tmpl_index(const struct tmpl *t) { return (unsigned)(t - T); }
-const char *dt_tmpl_name(const struct tmpl *t) { return t ? t->name : "?"; }
+unsigned dt_tmpl_count(void)
+{
+	return nT;
+}
+unsigned dt_tmpl_index(const struct tmpl *t)
+{
+	return (unsigned)(t - T);
+}
+const char *dt_tmpl_name(const struct tmpl *t)
+{
+	return t ? t->name : "?";
+}
 
 void dt_flag_effect(const struct dt_insn *in, const uint64_t *g, uint16_t *def, uint16_t *undef)
 {
@@ -335,9 +473,7 @@ void dt_flag_effect(const struct dt_insn *in, const uint64_t *g, uint16_t *def, 
 	}
 	uint16_t of = DT_FL_OF;
 	switch (t->dyn) {
-	case D_ROT:
-		*def = DT_FL_CF;
-		break;
+	case D_ROT: *def = DT_FL_CF; break;
 	case D_SHIFT:
 		*def = DT_FL_SF | DT_FL_ZF | DT_FL_PF;
 		*undef = DT_FL_AF;
@@ -375,16 +511,44 @@ static uint64_t rnd(struct rng *r)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
 }
-static unsigned rn(struct rng *r, unsigned n) { return (unsigned)(rnd(r) % n); }
-static bool chance(struct rng *r, unsigned pct) { return rn(r, 100) < pct; }
+static unsigned rn(struct rng *r, unsigned n)
+{
+	return (unsigned)(rnd(r) % n);
+}
+static bool chance(struct rng *r, unsigned pct)
+{
+	return rn(r, 100) < pct;
+}
 
 static uint64_t interesting(struct rng *r)
 {
-	static const uint64_t v[] = {
-	    0, 1, 2, 3, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff,
-	    0x80000000, 0xffffffff, 0x100000000ULL, 0x7fffffffffffffffULL, 0x8000000000000000ULL,
-	    ~0ULL, ~0ULL - 1, 0x8000000000000001ULL, 0xffffffff80000000ULL, 0xffffffffffff8000ULL,
-	    0xffffffffffffff80ULL, 0x00000000ffff0000ULL, 0x5555555555555555ULL, 0xaaaaaaaaaaaaaaaaULL};
+	static const uint64_t v[] = {0,
+	                             1,
+	                             2,
+	                             3,
+	                             0x7f,
+	                             0x80,
+	                             0xff,
+	                             0x100,
+	                             0x7fff,
+	                             0x8000,
+	                             0xffff,
+	                             0x10000,
+	                             0x7fffffff,
+	                             0x80000000,
+	                             0xffffffff,
+	                             0x100000000ULL,
+	                             0x7fffffffffffffffULL,
+	                             0x8000000000000000ULL,
+	                             ~0ULL,
+	                             ~0ULL - 1,
+	                             0x8000000000000001ULL,
+	                             0xffffffff80000000ULL,
+	                             0xffffffffffff8000ULL,
+	                             0xffffffffffffff80ULL,
+	                             0x00000000ffff0000ULL,
+	                             0x5555555555555555ULL,
+	                             0xaaaaaaaaaaaaaaaaULL};
 	switch (rn(r, 5)) {
 	case 0: return v[rn(r, sizeof v / sizeof v[0])];
 	case 1: return v[rn(r, sizeof v / sizeof v[0])] + (uint64_t)(int64_t)(int)(rn(r, 5) - 2);
@@ -604,7 +768,10 @@ static unsigned emit(struct gen *g, const struct enc *e)
 
 /* LEA r, [r+1]: what a taken branch skips, so taken and not taken differ. */
 static const struct tmpl filler_tmpl = {.name = "lea(filler)", .sizes = S8};
-static unsigned filler_len(const struct gen *g) { return g->m32 ? 3 : 4; }
+static unsigned filler_len(const struct gen *g)
+{
+	return g->m32 ? 3 : 4;
+}
 
 static void emit_filler(struct gen *g)
 {
@@ -638,7 +805,8 @@ static unsigned pick_size(struct gen *g, uint8_t sizes)
 
 static uint64_t count_value(struct gen *g, unsigned size, bool shxd)
 {
-	static const uint8_t edge[] = {0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 0x80, 0xe1};
+	static const uint8_t edge[] = {0,  1,  2,  3,  7,  8,  9,   15,   16,  17,
+	                               31, 32, 33, 63, 64, 65, 255, 0x80, 0xe1};
 	uint64_t v = chance(&g->r, 70) ? edge[rn(&g->r, sizeof edge)] : rnd(&g->r) & 0xff;
 	if (shxd && size == 2 && (v & 31) > 16)
 		v = (v & ~31ULL) | (v & 15);
@@ -657,7 +825,9 @@ static uint64_t data_get(const struct dt_case *c, uint64_t off, unsigned size)
 	uint64_t v = 0;
 	for (unsigned k = 0; k < size; k++) {
 		uint64_t o = off + k;
-		uint8_t b = o < DT_DATA_SIZE ? c->data[o] : o < DT_DATA_SIZE + 0x1000 ? (uint8_t)((o - DT_DATA_SIZE) * 7 + 3) : 0;
+		uint8_t b = o < DT_DATA_SIZE            ? c->data[o]
+		            : o < DT_DATA_SIZE + 0x1000 ? (uint8_t)((o - DT_DATA_SIZE) * 7 + 3)
+		                                        : 0;
 		v |= (uint64_t)b << (8 * k);
 	}
 	return v;
@@ -770,7 +940,8 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 					gpr[0] = (gpr[0] & ~0xffffULL) | al | ah << 8;
 				} else {
 					uint64_t m = size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-					uint64_t hi = is_idiv && ((gpr[0] >> (size * 8 - 1)) & 1) ? m : 0;
+					uint64_t hi =
+					    is_idiv && ((gpr[0] >> (size * 8 - 1)) & 1) ? m : 0;
 					if (chance(r, 30))
 						hi = rn(r, 4);
 					gpr[2] = (gpr[2] & ~m) | hi;
@@ -779,16 +950,14 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 			break;
 		case SU_CL:
 		case SU_CLSHXD:
-			pin_set(g, 1, (gpr[1] & ~0xffULL) | count_value(g, size, t->setup == SU_CLSHXD));
+			pin_set(g, 1,
+			        (gpr[1] & ~0xffULL) | count_value(g, size, t->setup == SU_CLSHXD));
 			break;
 		case SU_CX8:
 			g->pinned |= 0xf; /* RAX RCX RDX RBX */
 			break;
-		case SU_CMPXCHG:
-			g->pinned |= 1;
-			break;
-		default:
-			break;
+		case SU_CMPXCHG: g->pinned |= 1; break;
+		default: break;
 		}
 		if (t->setup == SU_BTMEM && mem) {
 			int64_t off = (int64_t)rn(r, 1024) - 512;
@@ -821,11 +990,14 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 				e.pfx[e.npfx++] = fs ? 0x64 : 0x65;
 				ea -= fs ? c->fs_base : c->gs_base;
 				reg_only = true;
-			} else if (!a32 && !g->m32 && !follower && t->setup != SU_BTMEM && chance(r, 2)) {
+			} else if (!a32 && !g->m32 && !follower && t->setup != SU_BTMEM &&
+			           chance(r, 2)) {
 				/* non-canonical, well away from the canonical halves (the
 				 * host decides what lies there): #GP(0), or #SS(0)
 				 * through RSP/RBP */
-				ea = (chance(r, 50) ? 0x0000800000100000ULL : 0xffff7ffff0000000ULL) + rn(r, 0x2000);
+				ea = (chance(r, 50) ? 0x0000800000100000ULL
+				                    : 0xffff7ffff0000000ULL) +
+				     rn(r, 0x2000);
 				reg_only = true;
 			}
 			enc_mem(g, &e, ea, a32, reg_only);
@@ -833,20 +1005,25 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 			if (!(t->flags & T_LOCK) && chance(r, 2))
 				lock = true; /* #UD expected */
 			if (t->setup == SU_CMPXCHG && !follower && chance(r, 50))
-				gpr[0] = data_get(c, off, size) | (gpr[0] & ~((size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1)));
+				gpr[0] =
+				    data_get(c, off, size) |
+				    (gpr[0] & ~((size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1)));
 			if (t->setup == SU_CX8 && chance(r, 50)) {
-				uint64_t lo = data_get(c, off, size), hi = data_get(c, off + size, size);
+				uint64_t lo = data_get(c, off, size),
+				         hi = data_get(c, off + size, size);
 				gpr[0] = size == 8 ? lo : (gpr[0] & ~0xffffffffULL) | lo;
 				gpr[2] = size == 8 ? hi : (gpr[2] & ~0xffffffffULL) | hi;
 			}
-			snprintf(form, sizeof form, "%s[mem%s]", lock ? "lock " : "", a32 ? " a32" : "");
+			snprintf(form, sizeof form, "%s[mem%s]", lock ? "lock " : "",
+			         a32 ? " a32" : "");
 		} else {
 			unsigned rm = rn(r, g->m32 ? 8 : 16);
 			e.has_modrm = true;
 			e.modrm = (uint8_t)(0xc0 | (rm & 7));
 			if (rm & 8)
 				e.rex |= 0x01;
-			if (t->setup == SU_CMPXCHG && !follower && !(g->pinned >> rm & 1) && chance(r, 50))
+			if (t->setup == SU_CMPXCHG && !follower && !(g->pinned >> rm & 1) &&
+			    chance(r, 50))
 				gpr[rm] = gpr[0];
 			if ((t->flags & T_LOCK) && !follower && chance(r, 2))
 				lock = true; /* #UD expected */
@@ -957,7 +1134,9 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 		break;
 	case K_ENTER: {
 		e.imm = chance(r, 70) ? rn(r, 8) * 8 : rnd(r) & 0xffff;
-		unsigned level = chance(r, 60) ? rn(r, 2) : chance(r, 90) ? rn(r, 5) : rnd(r) & 0xff;
+		unsigned level = chance(r, 60)   ? rn(r, 2)
+		                 : chance(r, 90) ? rn(r, 5)
+		                                 : rnd(r) & 0xff;
 		e.imm |= (uint64_t)level << 16;
 		e.imm_size = 3;
 		pin_set(g, 5, DT_DATA_VA + 0x100 + rn(r, 0x1e00));
@@ -998,9 +1177,7 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 	switch (t->kind) {
 	case K_JCC:
 	case K_CALL:
-	case K_LOOP:
-		emit_filler(g);
-		break;
+	case K_LOOP: emit_filler(g); break;
 	case K_RET:
 		data_put(c, gpr[4] - DT_DATA_VA, after, 8);
 		emit_filler(g);
@@ -1013,8 +1190,7 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 		in->count = -1;
 		emit_filler(g);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -1031,7 +1207,8 @@ static bool matches(const struct tmpl *t, const char *filter)
 bool dt_gen_case(uint64_t seed, uint64_t index, const char *filter, int mode, struct dt_case *c)
 {
 	dt_gen_init();
-	struct gen g = {.r = {seed * 0x9e3779b97f4a7c15ULL ^ (index + 1) * 0xd1b54a32d192ed03ULL}, .c = c};
+	struct gen g = {.r = {seed * 0x9e3779b97f4a7c15ULL ^ (index + 1) * 0xd1b54a32d192ed03ULL},
+	                .c = c};
 	rnd(&g.r);
 	memset(c, 0, sizeof *c);
 	c->seed = seed;

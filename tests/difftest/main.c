@@ -23,7 +23,8 @@ static const char *const regnames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp
 
 static void print_case(const struct dt_case *c, uint64_t index)
 {
-	printf("case %" PRIu64 " (seed %" PRIu64 ", %s):", index, c->seed, c->m32 ? "32-bit" : "64-bit");
+	printf("case %" PRIu64 " (seed %" PRIu64 ", %s):", index, c->seed,
+	       c->m32 ? "32-bit" : "64-bit");
 	for (unsigned k = 0; k < c->ninsns; k++)
 		printf("%s %s", k ? ";" : "", c->insns[k].text);
 	printf("\n  bytes:");
@@ -31,18 +32,20 @@ static void print_case(const struct dt_case *c, uint64_t index)
 		printf(" %02x", c->code[k]);
 	printf("\n  in:  rflags=%04" PRIx64, c->in.rflags & 0xfff);
 	for (int k = 0; k < 16; k++)
-		printf("%s%s=%016" PRIx64, k % 4 == 0 ? "\n       " : " ", regnames[k], c->in.gpr[k]);
+		printf("%s%s=%016" PRIx64, k % 4 == 0 ? "\n       " : " ", regnames[k],
+		       c->in.gpr[k]);
 	printf("\n");
 }
 
 static void print_result(const char *who, const struct dt_result *r)
 {
-	printf("  %-6s vector=%d err=%#" PRIx64 " cr2=%#" PRIx64 " rip=%#" PRIx64 " rflags=%04" PRIx64
-	       "%s",
+	printf("  %-6s vector=%d err=%#" PRIx64 " cr2=%#" PRIx64 " rip=%#" PRIx64
+	       " rflags=%04" PRIx64 "%s",
 	       who, r->vector, r->error, r->cr2, r->out.rip, r->out.rflags & 0xfff,
 	       r->timeout ? " (did not finish)" : "");
 	for (int k = 0; k < 16; k++)
-		printf("%s%s=%016" PRIx64, k % 4 == 0 ? "\n       " : " ", regnames[k], r->out.gpr[k]);
+		printf("%s%s=%016" PRIx64, k % 4 == 0 ? "\n       " : " ", regnames[k],
+		       r->out.gpr[k]);
 	printf("\n");
 }
 
@@ -61,7 +64,8 @@ static bool same(const struct dt_case *c, const struct dt_result *nat, const str
 		WHY(" soft did not finish");
 	if (nat->vector != soft->vector)
 		WHY(" vector %d!=%d", nat->vector, soft->vector);
-	else if ((nat->vector == 14 || nat->vector == 13 || nat->vector == 12) && nat->error != soft->error)
+	else if ((nat->vector == 14 || nat->vector == 13 || nat->vector == 12) &&
+	         nat->error != soft->error)
 		WHY(" error %#" PRIx64 "!=%#" PRIx64, nat->error, soft->error);
 	if (nat->vector == 14 && soft->vector == 14 && nat->cr2 != soft->cr2)
 		WHY(" cr2");
@@ -107,13 +111,15 @@ int main(int argc, char **argv)
 			max_report = (unsigned)strtoul(argv[++k], NULL, 0);
 		else if (!strcmp(argv[k], "--mode") && k + 1 < argc) {
 			const char *m = argv[++k];
-			mode = !strcmp(m, "64") ? DT_MODE_64 : !strcmp(m, "32") ? DT_MODE_32 : DT_MODE_MIXED;
+			mode = !strcmp(m, "64")   ? DT_MODE_64
+			       : !strcmp(m, "32") ? DT_MODE_32
+			                          : DT_MODE_MIXED;
 		} else if (!strcmp(argv[k], "-v"))
 			verbose++;
 		else {
-			fprintf(stderr,
-			        "usage: difftest [--seed S] [--cases N] [--mode 64|32|mixed] [--filter MNEMONIC[*]]\n"
-			        "                [--case K] [--max-report N] [-v]\n");
+			fprintf(stderr, "usage: difftest [--seed S] [--cases N] [--mode "
+			                "64|32|mixed] [--filter MNEMONIC[*]]\n"
+			                "                [--case K] [--max-report N] [-v]\n");
 			return 2;
 		}
 	}
@@ -143,7 +149,8 @@ int main(int argc, char **argv)
 		unsigned n = (unsigned)(last - base < BATCH ? last - base : BATCH);
 		for (unsigned k = 0; k < n; k++) {
 			if (!dt_gen_case(seed, base + k, filter, mode, &cases[k])) {
-				fprintf(stderr, "difftest: no instruction matches --filter %s\n", filter);
+				fprintf(stderr, "difftest: no instruction matches --filter %s\n",
+				        filter);
 				return 2;
 			}
 		}
@@ -165,7 +172,8 @@ int main(int argc, char **argv)
 				passed++;
 			else
 				failed++;
-			if ((!ok && failed <= max_report) || verbose > 1 || (verbose && only != UINT64_MAX)) {
+			if ((!ok && failed <= max_report) || verbose > 1 ||
+			    (verbose && only != UINT64_MAX)) {
 				printf("%s:%s\n", ok ? "ok" : "MISMATCH", why);
 				print_case(&cases[k], base + k);
 				print_result("native", &nat[k]);

@@ -26,24 +26,24 @@
 
 /* Loads RFLAGS, then every GPR, RSP last, then jumps: mov and jmp change no
  * flag. Offsets follow struct dt_regs at DT_STATE_VA. */
-#define LOAD_STATE                                                                        \
-	"pushq 0x30000088\n"                                                                  \
-	"popfq\n"                                                                             \
-	"movq 0x30000000, %rax\n"                                                             \
-	"movq 0x30000008, %rcx\n"                                                             \
-	"movq 0x30000010, %rdx\n"                                                             \
-	"movq 0x30000018, %rbx\n"                                                             \
-	"movq 0x30000028, %rbp\n"                                                             \
-	"movq 0x30000030, %rsi\n"                                                             \
-	"movq 0x30000038, %rdi\n"                                                             \
-	"movq 0x30000040, %r8\n"                                                              \
-	"movq 0x30000048, %r9\n"                                                              \
-	"movq 0x30000050, %r10\n"                                                             \
-	"movq 0x30000058, %r11\n"                                                             \
-	"movq 0x30000060, %r12\n"                                                             \
-	"movq 0x30000068, %r13\n"                                                             \
-	"movq 0x30000070, %r14\n"                                                             \
-	"movq 0x30000078, %r15\n"                                                             \
+#define LOAD_STATE                                                                                 \
+	"pushq 0x30000088\n"                                                                       \
+	"popfq\n"                                                                                  \
+	"movq 0x30000000, %rax\n"                                                                  \
+	"movq 0x30000008, %rcx\n"                                                                  \
+	"movq 0x30000010, %rdx\n"                                                                  \
+	"movq 0x30000018, %rbx\n"                                                                  \
+	"movq 0x30000028, %rbp\n"                                                                  \
+	"movq 0x30000030, %rsi\n"                                                                  \
+	"movq 0x30000038, %rdi\n"                                                                  \
+	"movq 0x30000040, %r8\n"                                                                   \
+	"movq 0x30000048, %r9\n"                                                                   \
+	"movq 0x30000050, %r10\n"                                                                  \
+	"movq 0x30000058, %r11\n"                                                                  \
+	"movq 0x30000060, %r12\n"                                                                  \
+	"movq 0x30000068, %r13\n"                                                                  \
+	"movq 0x30000070, %r14\n"                                                                  \
+	"movq 0x30000078, %r15\n"                                                                  \
 	"movq 0x30000020, %rsp\n"
 /* 64-bit: jump to RIP. Compatibility mode: a far jump through the m16:32
  * pointer at 0x30000090 (offset, then Linux's 32-bit user code selector). */
@@ -81,7 +81,8 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 
 static void *map_fixed(uint64_t va, size_t len, int prot)
 {
-	void *p = mmap((void *)va, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	void *p =
+	    mmap((void *)va, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED || p != (void *)va) {
 		perror("difftest: mmap at a fixed address");
 		_exit(2);
@@ -155,8 +156,8 @@ static void child_main(const struct dt_case *cases, struct dt_result *results, u
 int dt_native_run(const struct dt_case *cases, struct dt_result *results, unsigned n)
 {
 	unsigned from = 0;
-	volatile unsigned *progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-	                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	volatile unsigned *progress =
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (progress == MAP_FAILED)
 		return -1;
 	while (from < n) {

@@ -84,12 +84,14 @@ static void build_tables(const struct dt_case *c)
 
 static void user_state(struct cpu_state *s, const struct dt_regs *in, bool m32)
 {
-	s->seg[SEG_CS] = m32 ? cpu_segment_flat(0x23, true, false) : cpu_segment_flat(0x33, true, true);
+	s->seg[SEG_CS] =
+	    m32 ? cpu_segment_flat(0x23, true, false) : cpu_segment_flat(0x33, true, true);
 	s->seg[SEG_CS].dpl = 3;
 	for (int k = SEG_ES; k <= SEG_GS; k++) {
 		if (k == SEG_CS)
 			continue;
-		s->seg[k] = cpu_segment_flat(k == SEG_SS || k == SEG_DS || k == SEG_ES ? 0x2b : 0, false, true);
+		s->seg[k] = cpu_segment_flat(k == SEG_SS || k == SEG_DS || k == SEG_ES ? 0x2b : 0,
+		                             false, true);
 		s->seg[k].dpl = 3;
 	}
 	if (m32) { /* selector 0: unusable outside 64-bit mode */
@@ -99,8 +101,8 @@ static void user_state(struct cpu_state *s, const struct dt_regs *in, bool m32)
 	s->seg[SEG_TR] = (struct cpu_segment){
 	    .base = DT_DATA_VA + 0x4000, .limit = 0x67, .selector = 0x40, .type = 11, .present = 1};
 	s->cr0 = 0x80050033; /* PG AM WP NE ET MP PE, as Linux runs */
-	s->cr4 = 0x106a0;     /* FSGSBASE OSXMMEXCPT OSFXSR PGE PAE */
-	s->efer = 0xd01;      /* NXE LMA LME SCE */
+	s->cr4 = 0x106a0;    /* FSGSBASE OSXMMEXCPT OSFXSR PGE PAE */
+	s->efer = 0xd01;     /* NXE LMA LME SCE */
 	s->cr3 = PML4_GPA;
 	memcpy(s->gpr, in->gpr, sizeof s->gpr);
 	s->rip = in->rip;

@@ -111,17 +111,17 @@ static void test_port_in_and_string_out(void)
 	/* in from 0x502 (→ 0x11223346), store at 0x3000; rep outsb 3 bytes of
 	 * "abc" to port 0x501; then out the loaded value to 0x500. */
 	const uint8_t code[] = {
-	    0x66, 0xba, 0x02, 0x05,             /* mov $0x502,%dx */
-	    0xed,                               /* in (%dx),%eax */
-	    0x89, 0xc3,                         /* mov %eax,%ebx */
-	    0x66, 0xba, 0x01, 0x05,             /* mov $0x501,%dx */
-	    0xbe, 0x00, 0x20, 0, 0,             /* mov $0x2000,%esi */
-	    0xb9, 0x03, 0, 0, 0,                /* mov $3,%ecx */
-	    0xfc,                               /* cld */
-	    0xf3, 0x6e,                         /* rep outsb */
-	    0x89, 0xd8,                         /* mov %ebx,%eax */
-	    0x66, 0xba, 0x00, 0x05,             /* mov $0x500,%dx */
-	    0xef, 0xf4,                         /* out %eax,(%dx); hlt */
+	    0x66, 0xba, 0x02, 0x05,    /* mov $0x502,%dx */
+	    0xed,                      /* in (%dx),%eax */
+	    0x89, 0xc3,                /* mov %eax,%ebx */
+	    0x66, 0xba, 0x01, 0x05,    /* mov $0x501,%dx */
+	    0xbe, 0x00, 0x20, 0,    0, /* mov $0x2000,%esi */
+	    0xb9, 0x03, 0,    0,    0, /* mov $3,%ecx */
+	    0xfc,                      /* cld */
+	    0xf3, 0x6e,                /* rep outsb */
+	    0x89, 0xd8,                /* mov %ebx,%eax */
+	    0x66, 0xba, 0x00, 0x05,    /* mov $0x500,%dx */
+	    0xef, 0xf4,                /* out %eax,(%dx); hlt */
 	};
 	uint8_t full[0x1100] = {0};
 	memcpy(full, code, sizeof code);
@@ -165,14 +165,16 @@ static void test_triple_fault(void)
 	                             0x0f, 0x0b, 0xf4};                  /* ud2 */
 	const uint8_t de_no_idt[] = {0x0f, 0x01, 0x1d, 0x00, 0x30, 0, 0, /* lidt 0x3000 */
 	                             0x31, 0xc9, 0xf7, 0xf1, 0xf4};      /* xor ecx; div ecx */
-	static uint8_t ud_absent_gates[0x2100] = {0x0f, 0x01, 0x1d, 0x00, 0x30, 0, 0, 0x0f, 0x0b, 0xf4};
+	static uint8_t ud_absent_gates[0x2100] = {0x0f, 0x01, 0x1d, 0x00, 0x30,
+	                                          0,    0,    0x0f, 0x0b, 0xf4};
 	ud_absent_gates[0x2000] = 0xff; /* IDT limit 0x7ff at base 0: all gates zero */
 	ud_absent_gates[0x2001] = 0x07;
 	struct probe_dev p;
 	int c = -1;
 	CHECK_EQ(run_code(ud_no_idt, sizeof ud_no_idt, 1, &p, &c), VM_EXIT_TRIPLE_FAULT);
 	CHECK_EQ(run_code(de_no_idt, sizeof de_no_idt, 1, &p, &c), VM_EXIT_TRIPLE_FAULT);
-	CHECK_EQ(run_code(ud_absent_gates, sizeof ud_absent_gates, 1, &p, &c), VM_EXIT_TRIPLE_FAULT);
+	CHECK_EQ(run_code(ud_absent_gates, sizeof ud_absent_gates, 1, &p, &c),
+	         VM_EXIT_TRIPLE_FAULT);
 }
 
 static void test_two_vcpus_exit_cleanly(void)

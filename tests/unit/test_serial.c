@@ -144,8 +144,8 @@ static void test_loopback_echoes_and_stays_off_console(void)
 	out(r, IER, 0x01);
 	out(r, THR, 'Q');
 	CHECK(in(r, LSR) & 0x01);
-	CHECK_EQ(in(r, IIR) & 0x0F, 0x0C); /* data below the trigger level */
-	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0);            /* loopback keeps the line off */
+	CHECK_EQ(in(r, IIR) & 0x0F, 0x0C);        /* data below the trigger level */
+	CHECK_EQ(fake.level[SERIAL_COM1_GSI], 0); /* loopback keeps the line off */
 	CHECK_EQ(in(r, RBR), 'Q');
 	CHECK(!(in(r, LSR) & 0x01));
 	char buf[16];
@@ -576,7 +576,9 @@ static void test_stdin_reaches_guest_with_interrupt(void)
 		bus_write(vm.bus, BUS_PIO, COM1 + IER, 1, 0x01);
 		if (fake.level[SERIAL_COM1_GSI] != 0)
 			_exit(11);
-		for (int i = 0; i < 3000 && !__atomic_load_n(&fake.level[SERIAL_COM1_GSI], __ATOMIC_SEQ_CST); i++)
+		for (int i = 0;
+		     i < 3000 && !__atomic_load_n(&fake.level[SERIAL_COM1_GSI], __ATOMIC_SEQ_CST);
+		     i++)
 			usleep(1000);
 		if (!__atomic_load_n(&fake.level[SERIAL_COM1_GSI], __ATOMIC_SEQ_CST))
 			_exit(12);

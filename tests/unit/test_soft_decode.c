@@ -33,47 +33,47 @@ static void test_lengths_64(void)
 {
 	L64("90", 1);
 	L64("48 b8 11 22 33 44 55 66 77 88", 10); /* mov rax, imm64 */
-	L64("66 b8 11 22", 4);                     /* mov ax, imm16 */
+	L64("66 b8 11 22", 4);                    /* mov ax, imm16 */
 	L64("b8 11 22 33 44", 5);
-	L64("8b 04 25 00 00 00 20", 7);            /* [disp32] via SIB */
-	L64("8b 05 00 00 00 00", 6);               /* RIP-relative */
-	L64("8b 44 24 08", 4);                     /* [rsp+8] */
-	L64("8b 4c 8d 00", 4);                     /* [rbp+rcx*4+0] */
-	L64("41 8b 45 00", 4);                     /* [r13+0]: r13 needs a displacement */
-	L64("42 8b 04 25 00 10 00 00", 8);         /* [r12*1+disp32]? no: index r12, no base */
-	L64("8b 84 24 00 01 00 00", 7);            /* [rsp+disp32] */
-	L64("f6 c0 12", 3);                        /* test al, imm8 */
-	L64("f7 c0 11 22 33 44", 6);               /* test eax, imm32 */
-	L64("66 f7 c0 11 22", 5);                  /* test ax, imm16 */
-	L64("48 f7 c0 11 22 33 44", 7);            /* test rax, imm32 (sign-extended) */
-	L64("f7 d0", 2);                           /* not eax: no immediate */
-	L64("f6 44 24 08 01", 5);                  /* test byte [rsp+8], 1 */
-	L64("c8 10 00 01", 4);                     /* enter */
+	L64("8b 04 25 00 00 00 20", 7);    /* [disp32] via SIB */
+	L64("8b 05 00 00 00 00", 6);       /* RIP-relative */
+	L64("8b 44 24 08", 4);             /* [rsp+8] */
+	L64("8b 4c 8d 00", 4);             /* [rbp+rcx*4+0] */
+	L64("41 8b 45 00", 4);             /* [r13+0]: r13 needs a displacement */
+	L64("42 8b 04 25 00 10 00 00", 8); /* [r12*1+disp32]? no: index r12, no base */
+	L64("8b 84 24 00 01 00 00", 7);    /* [rsp+disp32] */
+	L64("f6 c0 12", 3);                /* test al, imm8 */
+	L64("f7 c0 11 22 33 44", 6);       /* test eax, imm32 */
+	L64("66 f7 c0 11 22", 5);          /* test ax, imm16 */
+	L64("48 f7 c0 11 22 33 44", 7);    /* test rax, imm32 (sign-extended) */
+	L64("f7 d0", 2);                   /* not eax: no immediate */
+	L64("f6 44 24 08 01", 5);          /* test byte [rsp+8], 1 */
+	L64("c8 10 00 01", 4);             /* enter */
 	L64("c2 08 00", 3);
-	L64("0f 1f 84 00 00 00 00 00", 8);         /* nopl 0(%rax,%rax,1) */
-	L64("66 2e 0f 1f 84 00 00 00 00 00", 10);  /* nopw %cs:... */
-	L64("0f 38 00 c1", 4);                     /* pshufb */
-	L64("66 0f 3a 0f c1 08", 6);               /* palignr */
-	L64("a1 00 00 00 20 00 00 00 00", 9);      /* moffs64 */
-	L64("67 a1 00 00 00 20", 6);               /* moffs32 */
+	L64("0f 1f 84 00 00 00 00 00", 8);        /* nopl 0(%rax,%rax,1) */
+	L64("66 2e 0f 1f 84 00 00 00 00 00", 10); /* nopw %cs:... */
+	L64("0f 38 00 c1", 4);                    /* pshufb */
+	L64("66 0f 3a 0f c1 08", 6);              /* palignr */
+	L64("a1 00 00 00 20 00 00 00 00", 9);     /* moffs64 */
+	L64("67 a1 00 00 00 20", 6);              /* moffs32 */
 	L64("e8 00 00 00 00", 5);
-	L64("66 e8 00 00 00 00", 6);               /* 66 ignored for near branches */
+	L64("66 e8 00 00 00 00", 6); /* 66 ignored for near branches */
 	L64("0f 84 00 00 00 00", 6);
 	L64("74 00", 2);
-	L64("f0 0f c7 0e", 4);                     /* lock cmpxchg8b [rsi] */
-	L64("f0 48 0f c7 0e", 5);                  /* lock cmpxchg16b [rsi] */
-	L64("0f ba e0 05", 4);                     /* bt eax, 5 */
+	L64("f0 0f c7 0e", 4);    /* lock cmpxchg8b [rsi] */
+	L64("f0 48 0f c7 0e", 5); /* lock cmpxchg16b [rsi] */
+	L64("0f ba e0 05", 4);    /* bt eax, 5 */
 	L64("69 c0 11 22 33 44", 6);
 	L64("6b c0 11", 3);
-	L64("48 66 90", 3);                        /* REX then 66: REX ignored */
-	L64("f3 48 0f b8 c1", 5);                  /* popcnt rcx, rax */
-	L64("c6 05 00 00 00 00 7f", 7);            /* mov byte [rip+0], imm8 */
+	L64("48 66 90", 3);             /* REX then 66: REX ignored */
+	L64("f3 48 0f b8 c1", 5);       /* popcnt rcx, rax */
+	L64("c6 05 00 00 00 00 7f", 7); /* mov byte [rip+0], imm8 */
 	L64("6a ff", 2);
 	L64("68 00 00 00 80", 5);
 	L64("0f 0b", 2);
 	L64("cc", 1);
-	L64("0f 20 82 3c fd", 3);                  /* mov rdx, cr0: mod is ignored */
-	L64("0f 23 15 00 00 00 00", 3);            /* mov dr2, ... */
+	L64("0f 20 82 3c fd", 3);       /* mov rdx, cr0: mod is ignored */
+	L64("0f 23 15 00 00 00 00", 3); /* mov dr2, ... */
 }
 
 static void test_operands(void)
@@ -135,7 +135,7 @@ static void test_legacy_modes(void)
 	CHECK_EQ(len_of(SOFT_MODE_32, "66 b8 11 22", &i), 4);
 	CHECK_EQ(len_of(SOFT_MODE_32, "67 8b 46 02", &i), 4); /* [bp+2] */
 	CHECK_EQ(i.seg, SEG_SS);
-	CHECK_EQ(len_of(SOFT_MODE_32, "06", &i), 1); /* push es is valid here */
+	CHECK_EQ(len_of(SOFT_MODE_32, "06", &i), 1);          /* push es is valid here */
 	CHECK_EQ(len_of(SOFT_MODE_16, "8b 06 34 12", &i), 4); /* mov ax, [0x1234] */
 	CHECK_EQ(i.base, SOFT_NOREG);
 	CHECK_EQ(i.disp, 0x1234);
@@ -148,13 +148,13 @@ static void test_legacy_modes(void)
 	CHECK_EQ(len_of(SOFT_MODE_16, "a1 00 10", &i), 3);
 	CHECK_EQ(len_of(SOFT_MODE_32, "9a 44 33 22 11 08 00", &i), 7); /* call far ptr16:32 */
 	CHECK_EQ(i.imm2, 8);
-	CHECK_EQ(len_of(SOFT_MODE_16, "ea 00 7c 00 00", &i), 5);       /* jmp far 0:7c00 */
+	CHECK_EQ(len_of(SOFT_MODE_16, "ea 00 7c 00 00", &i), 5); /* jmp far 0:7c00 */
 }
 
 static void test_invalid_and_truncated(void)
 {
-	CHECK_EQ(len_of(SOFT_MODE_64, "06", NULL), -1);  /* push es */
-	CHECK_EQ(len_of(SOFT_MODE_64, "d6", NULL), -1);  /* salc */
+	CHECK_EQ(len_of(SOFT_MODE_64, "06", NULL), -1);             /* push es */
+	CHECK_EQ(len_of(SOFT_MODE_64, "d6", NULL), -1);             /* salc */
 	CHECK_EQ(len_of(SOFT_MODE_64, "c4 e2 79 00 c1", NULL), -1); /* VEX: not yet */
 	CHECK_EQ(len_of(SOFT_MODE_64, "0f ff", NULL), -1);
 	/* 15 bytes is the limit */
@@ -206,7 +206,7 @@ static void test_exec_cpuid_rdtsc_hlt(void)
 	CHECK_EQ(cpu->state.gpr[GPR_RAX], 7);
 	CHECK_EQ(soft_cpu_run(cpu, 10), SOFT_EXIT_HLT);
 	CHECK_EQ(cpu->state.rip, 0x1007);
-	CHECK_EQ(cpu->state.gpr[GPR_RAX], 2); /* the TSC counts retired instructions */
+	CHECK_EQ(cpu->state.gpr[GPR_RAX], 2);      /* the TSC counts retired instructions */
 	CHECK_EQ(cpu->state.rflags & 0x8d5, 0x44); /* xor: ZF PF */
 }
 

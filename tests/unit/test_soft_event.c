@@ -25,8 +25,14 @@
 static struct guest_mem mem;
 static struct soft_cpu *cpu;
 
-static void wr(uint64_t gpa, const void *p, size_t n) { mem_write(&mem, gpa, p, n); }
-static void wr64(uint64_t gpa, uint64_t v) { wr(gpa, &v, 8); }
+static void wr(uint64_t gpa, const void *p, size_t n)
+{
+	mem_write(&mem, gpa, p, n);
+}
+static void wr64(uint64_t gpa, uint64_t v)
+{
+	wr(gpa, &v, 8);
+}
 static uint64_t rd64(uint64_t gpa)
 {
 	uint64_t v = 0;
@@ -50,12 +56,12 @@ static void setup_long(const uint8_t *code, size_t len)
 	static const uint8_t zero[0x10000];
 	wr(0, zero, sizeof zero);
 	soft_cpu_init(cpu, &mem, NULL);
-	wr64(0x1000, 0x2000 | 7);                  /* PML4 -> PDPT */
-	wr64(0x2000, 0x87);                        /* 1 GiB page, user, writable */
-	wr64(GDT + 0x08, 0x00209a0000000000ULL);   /* kernel code, 64-bit */
-	wr64(GDT + 0x10, 0x0000920000000000ULL);   /* kernel data */
-	wr64(GDT + 0x18, 0x0020fa0000000000ULL);   /* user code, 64-bit, DPL3 */
-	wr64(GDT + 0x20, 0x0000f20000000000ULL);   /* user data, DPL3 */
+	wr64(0x1000, 0x2000 | 7);                /* PML4 -> PDPT */
+	wr64(0x2000, 0x87);                      /* 1 GiB page, user, writable */
+	wr64(GDT + 0x08, 0x00209a0000000000ULL); /* kernel code, 64-bit */
+	wr64(GDT + 0x10, 0x0000920000000000ULL); /* kernel data */
+	wr64(GDT + 0x18, 0x0020fa0000000000ULL); /* user code, 64-bit, DPL3 */
+	wr64(GDT + 0x20, 0x0000f20000000000ULL); /* user data, DPL3 */
 	wr64(TSS + 4, RSP0);
 	wr64(TSS + 0x24, IST1);
 	const uint8_t hlt = 0xf4, iretq[2] = {0x48, 0xcf};
@@ -83,7 +89,8 @@ static void setup_long(const uint8_t *code, size_t len)
 	s->efer = 0xd00;
 	s->gdt = (struct cpu_dtable){GDT, 0x27};
 	s->idt = (struct cpu_dtable){IDT, 0xfff};
-	s->seg[SEG_TR] = (struct cpu_segment){.base = TSS, .limit = 0x67, .selector = 0x28, .type = 11, .present = 1};
+	s->seg[SEG_TR] = (struct cpu_segment){
+	    .base = TSS, .limit = 0x67, .selector = 0x28, .type = 11, .present = 1};
 	s->seg[SEG_CS] = cpu_segment_flat(0x1b, true, true);
 	s->seg[SEG_CS].dpl = 3;
 	s->seg[SEG_SS] = cpu_segment_flat(0x23, false, true);
@@ -103,13 +110,13 @@ static void test_divide_error_switches_to_rsp0(void)
 	CHECK_EQ(s->seg[SEG_CS].selector, 0x08);
 	CHECK_EQ(s->seg[SEG_SS].selector, 0);
 	CHECK_EQ(s->gpr[GPR_RSP], RSP0 - 40);
-	CHECK_EQ(rd64(RSP0 - 40), USER_CODE + 2);       /* RIP of the DIV */
-	CHECK_EQ(rd64(RSP0 - 32), 0x1b);                /* CS */
-	CHECK(rd64(RSP0 - 24) & 0x10000);               /* RFLAGS with RF */
-	CHECK(rd64(RSP0 - 24) & 0x200);                 /* IF as it was */
-	CHECK_EQ(rd64(RSP0 - 16), USER_RSP);            /* RSP */
-	CHECK_EQ(rd64(RSP0 - 8), 0x23);                 /* SS */
-	CHECK(!(s->rflags & 0x200));                    /* interrupt gate: IF cleared */
+	CHECK_EQ(rd64(RSP0 - 40), USER_CODE + 2); /* RIP of the DIV */
+	CHECK_EQ(rd64(RSP0 - 32), 0x1b);          /* CS */
+	CHECK(rd64(RSP0 - 24) & 0x10000);         /* RFLAGS with RF */
+	CHECK(rd64(RSP0 - 24) & 0x200);           /* IF as it was */
+	CHECK_EQ(rd64(RSP0 - 16), USER_RSP);      /* RSP */
+	CHECK_EQ(rd64(RSP0 - 8), 0x23);           /* SS */
+	CHECK(!(s->rflags & 0x200));              /* interrupt gate: IF cleared */
 }
 
 static void test_int3_iretq_and_invalid_opcode(void)
@@ -119,7 +126,7 @@ static void test_int3_iretq_and_invalid_opcode(void)
 	setup_long(code, sizeof code);
 	CHECK_EQ(soft_cpu_run(cpu, 100), SOFT_EXIT_HLT);
 	const struct cpu_state *s = &cpu->state;
-	CHECK_EQ(s->gpr[GPR_RAX], 42);    /* IRETQ came back to CPL3 past the INT3 */
+	CHECK_EQ(s->gpr[GPR_RAX], 42); /* IRETQ came back to CPL3 past the INT3 */
 	CHECK_EQ(s->rip, H_UD + 1);
 	CHECK_EQ(rd64(RSP0 - 40), USER_CODE + 6); /* RIP of the UD2 */
 	CHECK_EQ(rd64(RSP0 - 16), USER_RSP);      /* the user stack survived the round trip */
@@ -135,7 +142,7 @@ static void test_page_fault_error_code_and_cr2(void)
 	CHECK_EQ(s->rip, H_PF + 1);
 	CHECK_EQ(s->cr2, 0xffffffff80000000ULL); /* disp32 is sign-extended */
 	CHECK_EQ(s->gpr[GPR_RSP], RSP0 - 48);
-	CHECK_EQ(rd64(RSP0 - 48), 4);             /* error code: user read, not present */
+	CHECK_EQ(rd64(RSP0 - 48), 4); /* error code: user read, not present */
 	CHECK_EQ(rd64(RSP0 - 40), USER_CODE);
 }
 
@@ -191,7 +198,7 @@ static void test_real_mode_ivt_and_iret(void)
 	s->idt = (struct cpu_dtable){0, 0x3ff};
 	uint32_t vec3 = 0x0600; /* 0000:0600 */
 	wr(3 * 4, &vec3, 4);
-	const uint8_t handler[] = {0xb3, 0x07, 0xcf};         /* mov bl, 7; iret */
+	const uint8_t handler[] = {0xb3, 0x07, 0xcf};          /* mov bl, 7; iret */
 	const uint8_t code[] = {0xcc, 0xb8, 0x2a, 0x00, 0xf4}; /* int3; mov ax, 42; hlt */
 	wr(0x600, handler, sizeof handler);
 	wr(0x7c00, code, sizeof code);
@@ -269,7 +276,8 @@ static void test_protected_mode_delivery(void)
 	s->cr0 = 0x11;
 	s->gdt = (struct cpu_dtable){GDT, 0x27};
 	s->idt = (struct cpu_dtable){IDT, 0x7ff};
-	s->seg[SEG_TR] = (struct cpu_segment){.base = TSS, .limit = 0x67, .selector = 0x28, .type = 11, .present = 1};
+	s->seg[SEG_TR] = (struct cpu_segment){
+	    .base = TSS, .limit = 0x67, .selector = 0x28, .type = 11, .present = 1};
 	s->seg[SEG_CS] = cpu_segment_flat(0x1b, true, false);
 	s->seg[SEG_CS].dpl = 3;
 	s->seg[SEG_SS] = cpu_segment_flat(0x23, false, false);
@@ -288,8 +296,8 @@ static void test_protected_mode_delivery(void)
 	mem_read(&mem, RSP0 - 20, frame, sizeof frame);
 	CHECK_EQ(frame[0], USER_CODE + 6); /* EIP of the UD2 */
 	CHECK_EQ(frame[1], 0x1b);
-	CHECK(frame[2] & 0x10000);         /* RF: a fault */
-	CHECK_EQ(frame[3], USER_RSP);      /* back on the user stack after IRETD */
+	CHECK(frame[2] & 0x10000);    /* RF: a fault */
+	CHECK_EQ(frame[3], USER_RSP); /* back on the user stack after IRETD */
 	CHECK_EQ(frame[4], 0x23);
 }
 

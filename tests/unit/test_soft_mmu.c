@@ -29,8 +29,14 @@ static uint64_t rd64(uint64_t gpa)
 	mem_read(&mem, gpa, &v, 8);
 	return v;
 }
-static void wr64(uint64_t gpa, uint64_t v) { mem_write(&mem, gpa, &v, 8); }
-static void wr32(uint64_t gpa, uint32_t v) { mem_write(&mem, gpa, &v, 4); }
+static void wr64(uint64_t gpa, uint64_t v)
+{
+	mem_write(&mem, gpa, &v, 8);
+}
+static void wr32(uint64_t gpa, uint32_t v)
+{
+	mem_write(&mem, gpa, &v, 4);
+}
 
 /* Long mode, CPL0, WP and NXE on; a fresh TLB and zeroed tables. */
 static void setup_long(void)
@@ -76,10 +82,10 @@ static void test_walk_4k_sets_accessed_and_dirty(void)
 static void test_large_pages(void)
 {
 	setup_long();
-	wr64(PD + 1 * 8, 0x400000 | P | W | PS); /* 2M at 2M */
+	wr64(PD + 1 * 8, 0x400000 | P | W | PS);     /* 2M at 2M */
 	wr64(PDPT + 1 * 8, 0x40000000 | P | W | PS); /* 1G at 1G */
 	bool f;
-	CHECK_EQ(xlate(0x2345678, SOFT_ACC_READ, &f) , 0);
+	CHECK_EQ(xlate(0x2345678, SOFT_ACC_READ, &f), 0);
 	CHECK(f); /* PD[17]: not present */
 	CHECK_EQ(xlate(0x212345, SOFT_ACC_READ, &f), 0x412345);
 	CHECK(!f);

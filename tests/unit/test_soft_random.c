@@ -116,9 +116,18 @@ static void test_random_delivery(void)
 	}
 }
 
-static void test_random_64(void) { run_random(64, 20000); }
-static void test_random_32(void) { run_random(32, 10000); }
-static void test_random_16(void) { run_random(16, 5000); }
+static void test_random_64(void)
+{
+	run_random(64, 20000);
+}
+static void test_random_32(void)
+{
+	run_random(32, 10000);
+}
+static void test_random_16(void)
+{
+	run_random(16, 5000);
+}
 
 /* A fault leaves everything as before the instruction. */
 static void test_fault_is_precise(void)
@@ -140,8 +149,8 @@ static void test_fault_is_precise(void)
 				break;
 			}
 			if (!(b == 0x66 || b == 0x67 || b == 0xf2 || b == 0xf3 || b == 0xf0 ||
-			      (b & 0xf0) == 0x40 || b == 0x2e || b == 0x3e || b == 0x26 || b == 0x36 ||
-			      b == 0x64 || b == 0x65))
+			      (b & 0xf0) == 0x40 || b == 0x2e || b == 0x3e || b == 0x26 ||
+			      b == 0x36 || b == 0x64 || b == 0x65))
 				break;
 		}
 		if (string)
@@ -160,7 +169,8 @@ int main(void)
 		return 1;
 	}
 	cpu = calloc(1, sizeof *cpu);
-	log_set_level(LOG_OFF); /* random code triple-faults and hits unimplemented opcodes by the thousand */
+	log_set_level(
+	    LOG_OFF); /* random code triple-faults and hits unimplemented opcodes by the thousand */
 	RUN(test_random_64);
 	RUN(test_random_32);
 	RUN(test_random_16);

@@ -44,7 +44,8 @@ static int open_kvm(char *why, size_t why_len)
 	}
 	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
-		snprintf(why, why_len, "/dev/kvm: API version %d, need %d", version, KVM_API_VERSION);
+		snprintf(why, why_len, "/dev/kvm: API version %d, need %d", version,
+		         KVM_API_VERSION);
 		close(fd);
 		return -1;
 	}
@@ -67,7 +68,10 @@ static bool kvm_usable(char *why, size_t why_len)
 	return true;
 }
 
-static void kick_handler(int sig) { (void)sig; }
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
 
 /* PC interrupt routing as firmware sets it up: ISA IRQs 0–15 reach the 8259
  * pair, and GSIs 0–23 the IOAPIC pins, except that the PIT's IRQ 0 is wired to
@@ -75,7 +79,8 @@ static void kick_handler(int sig) { (void)sig; }
 static int setup_irq_routing(struct kvm_vm *k)
 {
 	size_t max = 64;
-	struct kvm_irq_routing *r = calloc(1, sizeof *r + max * sizeof(struct kvm_irq_routing_entry));
+	struct kvm_irq_routing *r =
+	    calloc(1, sizeof *r + max * sizeof(struct kvm_irq_routing_entry));
 	if (!r)
 		return -1;
 	uint32_t n = 0;
@@ -85,7 +90,8 @@ static int setup_irq_routing(struct kvm_vm *k)
 		r->entries[n++] = (struct kvm_irq_routing_entry){
 		    .gsi = gsi,
 		    .type = KVM_IRQ_ROUTING_IRQCHIP,
-		    .u.irqchip = {.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+		    .u.irqchip = {.irqchip =
+		                      gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
 		                  .pin = gsi % 8}};
 	}
 	for (uint32_t gsi = 0; gsi < 24; gsi++) {

@@ -23,7 +23,8 @@ static struct kvm_cpuid_entry2 *find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t
 int kvm_cpuid_setup(struct kvm_vm *k, struct kvm_vcpu *v)
 {
 	const struct kvm_cpuid2 *sup = k->supported_cpuid;
-	size_t bytes = sizeof(struct kvm_cpuid2) + (sup->nent + 2) * sizeof(struct kvm_cpuid_entry2);
+	size_t bytes =
+	    sizeof(struct kvm_cpuid2) + (sup->nent + 2) * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c = calloc(1, bytes);
 	if (!c)
 		return -1;
@@ -35,7 +36,8 @@ int kvm_cpuid_setup(struct kvm_vm *k, struct kvm_vcpu *v)
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 		switch (e->function) {
 		case 1:
-			e->ebx = (e->ebx & 0x0000ffff) | (apic_id << 24) | ((n > 255 ? 255 : n) << 16);
+			e->ebx =
+			    (e->ebx & 0x0000ffff) | (apic_id << 24) | ((n > 255 ? 255 : n) << 16);
 			e->ecx |= 1u << 31; /* hypervisor present */
 			if (n > 1)
 				e->edx |= 1u << 28; /* HTT: more than one logical processor */
@@ -71,8 +73,7 @@ int kvm_cpuid_setup(struct kvm_vm *k, struct kvm_vcpu *v)
 			e->eax = apic_id;
 			e->ebx = (e->ebx & ~0xffu) | (apic_id & 0xff);
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	if (!find(c, RINGFOLD_CPUID_LEAF, 0)) {

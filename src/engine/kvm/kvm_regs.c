@@ -106,9 +106,9 @@ int kvm_msrs_set(int vcpu_fd, const uint32_t *index, const uint64_t *data, int n
 
 static uint64_t *state_msr_field(struct cpu_state *s, size_t i)
 {
-	uint64_t *f[NSTATE_MSRS] = {&s->star,         &s->lstar,        &s->cstar,
+	uint64_t *f[NSTATE_MSRS] = {&s->star,         &s->lstar,          &s->cstar,
 	                            &s->sfmask,       &s->kernel_gs_base, &s->sysenter_cs,
-	                            &s->sysenter_esp, &s->sysenter_eip, &s->pat};
+	                            &s->sysenter_esp, &s->sysenter_eip,   &s->pat};
 	return f[i];
 }
 

@@ -112,14 +112,11 @@ static void handle_mmio(struct kvm_vcpu *v)
 static void handle_system_event(struct kvm_vcpu *v)
 {
 	switch (v->run->system_event.type) {
-	case KVM_SYSTEM_EVENT_SHUTDOWN:
-		vm_request_exit(v->kvm->vm, VM_EXIT_POWEROFF, 0);
-		break;
-	case KVM_SYSTEM_EVENT_RESET:
-		vm_request_exit(v->kvm->vm, VM_EXIT_RESET, 0);
-		break;
+	case KVM_SYSTEM_EVENT_SHUTDOWN: vm_request_exit(v->kvm->vm, VM_EXIT_POWEROFF, 0); break;
+	case KVM_SYSTEM_EVENT_RESET: vm_request_exit(v->kvm->vm, VM_EXIT_RESET, 0); break;
 	default:
-		log_error("kvm: vCPU %d: system event %u (crash)", v->index, v->run->system_event.type);
+		log_error("kvm: vCPU %d: system event %u (crash)", v->index,
+		          v->run->system_event.type);
 		dump_and_exit(v, VM_EXIT_INTERNAL_ERROR);
 		break;
 	}
@@ -147,7 +144,8 @@ void *kvm_vcpu_thread(void *arg)
 	int mask_rc = mask ? ioctl(v->fd, KVM_SET_SIGNAL_MASK, mask) : -1;
 	free(mask);
 	if (mask_rc < 0) {
-		log_error("kvm: KVM_SET_SIGNAL_MASK failed on vCPU %d: %s", v->index, strerror(errno));
+		log_error("kvm: KVM_SET_SIGNAL_MASK failed on vCPU %d: %s", v->index,
+		          strerror(errno));
 		vm_request_exit(vm, VM_EXIT_INTERNAL_ERROR, 0);
 		return NULL;
 	}
@@ -162,27 +160,21 @@ void *kvm_vcpu_thread(void *arg)
 			break;
 		}
 		switch (v->run->exit_reason) {
-		case KVM_EXIT_IO:
-			handle_io(v);
-			break;
-		case KVM_EXIT_MMIO:
-			handle_mmio(v);
-			break;
+		case KVM_EXIT_IO: handle_io(v); break;
+		case KVM_EXIT_MMIO: handle_mmio(v); break;
 		case KVM_EXIT_HLT:
 			/* Only without an in-kernel LAPIC, which we always create. */
 			break;
-		case KVM_EXIT_INTR:
-			break;
+		case KVM_EXIT_INTR: break;
 		case KVM_EXIT_SHUTDOWN:
 			log_error("vCPU %d: triple fault (shutdown)", v->index);
 			dump_and_exit(v, VM_EXIT_TRIPLE_FAULT);
 			break;
-		case KVM_EXIT_SYSTEM_EVENT:
-			handle_system_event(v);
-			break;
+		case KVM_EXIT_SYSTEM_EVENT: handle_system_event(v); break;
 		case KVM_EXIT_FAIL_ENTRY:
-			log_error("kvm: vCPU %d: entry failed, hardware reason %#llx", v->index,
-			          (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
+			log_error(
+			    "kvm: vCPU %d: entry failed, hardware reason %#llx", v->index,
+			    (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
 			dump_and_exit(v, VM_EXIT_INTERNAL_ERROR);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
@@ -191,7 +183,8 @@ void *kvm_vcpu_thread(void *arg)
 			dump_and_exit(v, VM_EXIT_INTERNAL_ERROR);
 			break;
 		default:
-			log_error("kvm: vCPU %d: unexpected exit reason %u", v->index, v->run->exit_reason);
+			log_error("kvm: vCPU %d: unexpected exit reason %u", v->index,
+			          v->run->exit_reason);
 			dump_and_exit(v, VM_EXIT_INTERNAL_ERROR);
 			break;
 		}

@@ -71,9 +71,21 @@ static inline uint64_t soft_mem_read(struct soft_cpu *c, const struct memref *m)
 	if (m->host) {
 		switch (m->size) {
 		case 1: return m->host[0];
-		case 2: { uint16_t v; memcpy(&v, m->host, 2); return v; }
-		case 4: { uint32_t v; memcpy(&v, m->host, 4); return v; }
-		default: { uint64_t v; memcpy(&v, m->host, 8); return v; }
+		case 2: {
+			uint16_t v;
+			memcpy(&v, m->host, 2);
+			return v;
+		}
+		case 4: {
+			uint32_t v;
+			memcpy(&v, m->host, 4);
+			return v;
+		}
+		default: {
+			uint64_t v;
+			memcpy(&v, m->host, 8);
+			return v;
+		}
 		}
 	}
 	return soft_mem_read_slow(c, m);
@@ -84,8 +96,16 @@ static inline void soft_mem_write(struct soft_cpu *c, const struct memref *m, ui
 	if (m->host) {
 		switch (m->size) {
 		case 1: m->host[0] = (uint8_t)v; return;
-		case 2: { uint16_t x = (uint16_t)v; memcpy(m->host, &x, 2); return; }
-		case 4: { uint32_t x = (uint32_t)v; memcpy(m->host, &x, 4); return; }
+		case 2: {
+			uint16_t x = (uint16_t)v;
+			memcpy(m->host, &x, 2);
+			return;
+		}
+		case 4: {
+			uint32_t x = (uint32_t)v;
+			memcpy(m->host, &x, 4);
+			return;
+		}
 		default: memcpy(m->host, &v, 8); return;
 		}
 	}
@@ -104,22 +124,24 @@ static inline bool soft_mem_commit(struct soft_cpu *c, const struct memref *m, u
 		switch (m->size) {
 		case 1: {
 			uint8_t o = (uint8_t)*old;
-			bool ok = __atomic_compare_exchange_n(m->host, &o, (uint8_t)new, false,
+			bool ok = __atomic_compare_exchange_n(m->host, &o, (uint8_t) new, false,
 			                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 			*old = o;
 			return ok;
 		}
 		case 2: {
 			uint16_t o = (uint16_t)*old;
-			bool ok = __atomic_compare_exchange_n((uint16_t *)m->host, &o, (uint16_t)new, false,
-			                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+			bool ok =
+			    __atomic_compare_exchange_n((uint16_t *)m->host, &o, (uint16_t) new,
+			                                false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 			*old = o;
 			return ok;
 		}
 		case 4: {
 			uint32_t o = (uint32_t)*old;
-			bool ok = __atomic_compare_exchange_n((uint32_t *)m->host, &o, (uint32_t)new, false,
-			                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+			bool ok =
+			    __atomic_compare_exchange_n((uint32_t *)m->host, &o, (uint32_t) new,
+			                                false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 			*old = o;
 			return ok;
 		}

@@ -102,14 +102,16 @@ static int fetch(struct soft_cpu *c, struct soft_insn *scratch, const struct sof
 	if (e->host) {
 		const uint8_t *p = e->host + off;
 		uint64_t key = gpa | (uint64_t)c->mode << 62;
-		struct soft_icache_entry *ce = &c->icache[(gpa ^ (gpa >> 11)) & (SOFT_ICACHE_SIZE - 1)];
+		struct soft_icache_entry *ce =
+		    &c->icache[(gpa ^ (gpa >> 11)) & (SOFT_ICACHE_SIZE - 1)];
 		if (ce->key == key && same_bytes(ce->bytes, p, ce->insn.len, avail)) {
 			*out = &ce->insn;
 			return 0;
 		}
 		c->icache_misses++;
 		ce->key = ~0ULL;
-		int n = soft_decode(p, avail < SOFT_MAX_INSN_LEN ? avail : SOFT_MAX_INSN_LEN, c->mode, &ce->insn);
+		int n = soft_decode(p, avail < SOFT_MAX_INSN_LEN ? avail : SOFT_MAX_INSN_LEN,
+		                    c->mode, &ce->insn);
 		if (n > 0) {
 			ce->key = key;
 			memcpy(ce->bytes, p, (size_t)n);
@@ -209,8 +211,8 @@ void soft_cpuid(const struct soft_cpu *c, uint32_t leaf, uint32_t subleaf, uint3
 		out[2] = (1u << 0) | (1u << 13) | (1u << 23) | (1u << 31);
 		/* EDX: FPU PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT CLFSH MMX FXSR SSE SSE2 */
 		out[3] = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
-		         (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19) |
-		         (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
+		         (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) |
+		         (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
 		break;
 	case 7:
 		if (subleaf == 0)
@@ -222,18 +224,15 @@ void soft_cpuid(const struct soft_cpu *c, uint32_t leaf, uint32_t subleaf, uint3
 		out[2] = 0x646c6f66;
 		out[3] = 0x74666f53;
 		break;
-	case 0x80000000:
-		out[0] = 0x80000008;
-		break;
+	case 0x80000000: out[0] = 0x80000008; break;
 	case 0x80000001:
-		out[2] = (1u << 0) | (1u << 5);                       /* LAHF/SAHF in 64-bit, LZCNT */
+		out[2] = (1u << 0) | (1u << 5); /* LAHF/SAHF in 64-bit, LZCNT */
 		/* SYSCALL, NX, 1 GiB pages, RDTSCP, LM */
 		out[3] = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29);
 		break;
 	case 0x80000008:
 		out[0] = 40 | (48 << 8); /* physical, linear address bits */
 		break;
-	default:
-		break;
+	default: break;
 	}
 }

@@ -86,8 +86,10 @@ int soft_load_descriptor(struct soft_cpu *c, uint16_t sel, uint32_t ext, struct 
 	return 0;
 }
 
-
-static void after_privilege_change(struct soft_cpu *c) { soft_cpu_refresh_mode(c); }
+static void after_privilege_change(struct soft_cpu *c)
+{
+	soft_cpu_refresh_mode(c);
+}
 
 static int deliver_long(struct soft_cpu *c, unsigned vector, bool has_error, uint32_t error,
                         bool software, uint64_t ret_rip)
@@ -129,7 +131,8 @@ static int deliver_long(struct soft_cpu *c, unsigned vector, bool has_error, uin
 	unsigned tss_off = ist ? 0x24 + 8 * (ist - 1) : new_cpl < c->cpl ? 4 + 8 * new_cpl : 0;
 	if (tss_off) {
 		if (tss_off + 7 > s->seg[SEG_TR].limit)
-			return soft_raise(c, SOFT_TS, true, (s->seg[SEG_TR].selector & 0xfffc) | ext);
+			return soft_raise(c, SOFT_TS, true,
+			                  (s->seg[SEG_TR].selector & 0xfffc) | ext);
 		if (sys_read(c, s->seg[SEG_TR].base + tss_off, 8, &rsp))
 			return -1;
 	}
@@ -143,7 +146,7 @@ static int deliver_long(struct soft_cpu *c, unsigned vector, bool has_error, uin
 	if (!software && !c->exc_external && vector != SOFT_DB)
 		flags |= FL_RF;
 	uint64_t frame[6] = {s->seg[SEG_SS].selector, s->gpr[GPR_RSP], flags,
-	                     s->seg[SEG_CS].selector, ret_rip, error};
+	                     s->seg[SEG_CS].selector, ret_rip,         error};
 	unsigned n = has_error ? 6 : 5;
 	for (unsigned k = 0; k < n; k++) {
 		rsp -= 8;
@@ -279,7 +282,8 @@ static int deliver_real(struct soft_cpu *c, unsigned vector, uint64_t ret_rip)
 		return soft_raise(c, SOFT_GP, true, 0);
 	if (sys_read(c, s->idt.base + vector * 4, 4, &v))
 		return -1;
-	uint16_t frame[3] = {(uint16_t)soft_flags_get(c), s->seg[SEG_CS].selector, (uint16_t)ret_rip};
+	uint16_t frame[3] = {(uint16_t)soft_flags_get(c), s->seg[SEG_CS].selector,
+	                     (uint16_t)ret_rip};
 	uint64_t sp = s->gpr[GPR_RSP];
 	for (int k = 0; k < 3; k++) {
 		sp = (sp & ~0xffffULL) | ((sp - 2) & 0xffff);
@@ -314,7 +318,8 @@ int soft_cpu_inject_interrupt(struct soft_cpu *c, unsigned vector)
 {
 	soft_cpu_refresh_mode(c);
 	soft_flags_materialize(c);
-	c->exc = (struct soft_exception){.valid = true, .vector = (uint8_t)(vector & 0xff), .external = true};
+	c->exc = (struct soft_exception){
+	    .valid = true, .vector = (uint8_t)(vector & 0xff), .external = true};
 	return soft_deliver(c);
 }
 
@@ -337,14 +342,16 @@ int soft_deliver(struct soft_cpu *c)
 		if (rc == 0)
 			return 0;
 		if (rc == -2) {
-			log_error("soft: exception %u at rip %#llx: no task gates or virtual-8086 mode yet",
+			log_error("soft: exception %u at rip %#llx: no task gates or virtual-8086 "
+			          "mode yet",
 			          vector, (unsigned long long)c->state.rip);
 			return -1;
 		}
 		unsigned second = c->exc.vector;
 		if (vector == SOFT_DF) {
-			log_error("soft: triple fault (exception %u while delivering #DF) at rip %#llx",
-			          second, (unsigned long long)c->state.rip);
+			log_error(
+			    "soft: triple fault (exception %u while delivering #DF) at rip %#llx",
+			    second, (unsigned long long)c->state.rip);
 			return -1;
 		}
 		int c1 = exception_class(vector), c2 = exception_class(second);
@@ -379,7 +386,8 @@ static int iret_protected(struct soft_cpu *c, const struct soft_insn *i)
 	for (unsigned k = 0; k < 3; k++) {
 		struct memref m;
 		uint64_t la;
-		if (soft_linear(c, SEG_SS, (s->gpr[GPR_RSP] + k * sz) & smask, sz, SOFT_ACC_READ, &la) ||
+		if (soft_linear(c, SEG_SS, (s->gpr[GPR_RSP] + k * sz) & smask, sz, SOFT_ACC_READ,
+		                &la) ||
 		    soft_mem_prepare(c, la, sz, SOFT_ACC_READ, &m))
 			return -1;
 		v[k] = soft_mem_read(c, &m);
@@ -404,7 +412,8 @@ static int iret_protected(struct soft_cpu *c, const struct soft_insn *i)
 		for (unsigned k = 3; k < 5; k++) {
 			struct memref m;
 			uint64_t la;
-			if (soft_linear(c, SEG_SS, (s->gpr[GPR_RSP] + k * sz) & smask, sz, SOFT_ACC_READ, &la) ||
+			if (soft_linear(c, SEG_SS, (s->gpr[GPR_RSP] + k * sz) & smask, sz,
+			                SOFT_ACC_READ, &la) ||
 			    soft_mem_prepare(c, la, sz, SOFT_ACC_READ, &m))
 				return -1;
 			v[k] = soft_mem_read(c, &m);
@@ -423,8 +432,8 @@ static int iret_protected(struct soft_cpu *c, const struct soft_insn *i)
 		if (ss.db)
 			new_sp = v[3] & 0xffffffffULL;
 	}
-	uint64_t can = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_RF | FL_AC | FL_ID | (1ULL << 19) |
-	               (1ULL << 20);
+	uint64_t can =
+	    FL_ARITH | FL_TF | FL_DF | FL_NT | FL_RF | FL_AC | FL_ID | (1ULL << 19) | (1ULL << 20);
 	if (c->cpl == 0)
 		can |= FL_IOPL;
 	if (c->cpl <= ((f & FL_IOPL) >> 12))
@@ -460,7 +469,8 @@ int soft_iret(struct soft_cpu *c, const struct soft_insn *i)
 		s->seg[SEG_CS].selector = (uint16_t)v[1];
 		s->seg[SEG_CS].base = (v[1] & 0xffff) << 4;
 		s->rip = v[0] & (sz == 2 ? 0xffff : 0xffffffff);
-		s->gpr[GPR_RSP] = (s->gpr[GPR_RSP] & ~0xffffULL) | ((s->gpr[GPR_RSP] + 3 * sz) & 0xffff);
+		s->gpr[GPR_RSP] =
+		    (s->gpr[GPR_RSP] & ~0xffffULL) | ((s->gpr[GPR_RSP] + 3 * sz) & 0xffff);
 		return 0;
 	}
 	if (c->mode != SOFT_MODE_64)
@@ -511,8 +521,8 @@ int soft_iret(struct soft_cpu *c, const struct soft_insn *i)
 			return soft_raise(c, SOFT_SS, true, ss_sel & 0xfffc);
 	}
 	/* RFLAGS: IOPL only at CPL0, IF only where CPL <= IOPL, VM never in long mode. */
-	uint64_t can = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_RF | FL_AC | FL_ID | (1ULL << 19) |
-	               (1ULL << 20);
+	uint64_t can =
+	    FL_ARITH | FL_TF | FL_DF | FL_NT | FL_RF | FL_AC | FL_ID | (1ULL << 19) | (1ULL << 20);
 	if (c->cpl == 0)
 		can |= FL_IOPL;
 	if (c->cpl <= ((f & FL_IOPL) >> 12))

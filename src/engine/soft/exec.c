@@ -178,7 +178,10 @@ int soft_segment_check(struct soft_cpu *c, unsigned seg, uint64_t off, unsigned 
 
 /* --- operands --- */
 
-static inline uint64_t amask(const struct soft_insn *i) { return soft_size_mask(i->asize); }
+static inline uint64_t amask(const struct soft_insn *i)
+{
+	return soft_size_mask(i->asize);
+}
 
 static inline uint64_t next_rip(const struct soft_cpu *c, const struct soft_insn *i)
 {
@@ -207,8 +210,8 @@ static int rm_prepare_at(struct soft_cpu *c, const struct soft_insn *i, uint64_t
 	return soft_mem_prepare(c, la, size, access, m);
 }
 
-static int rm_prepare(struct soft_cpu *c, const struct soft_insn *i, unsigned size,
-                      unsigned access, struct memref *m)
+static int rm_prepare(struct soft_cpu *c, const struct soft_insn *i, unsigned size, unsigned access,
+                      struct memref *m)
 {
 	return rm_prepare_at(c, i, effective_address(c, i), size, access, m);
 }
@@ -240,7 +243,10 @@ static int rm_write(struct soft_cpu *c, const struct soft_insn *i, unsigned size
 	return 0;
 }
 
-static inline bool get_cf(struct soft_cpu *c) { return soft_cf(c); }
+static inline bool get_cf(struct soft_cpu *c)
+{
+	return soft_cf(c);
+}
 
 static inline uint64_t sext(uint64_t v, unsigned size)
 {
@@ -268,10 +274,30 @@ static inline uint64_t szp_flags(uint64_t r, unsigned size)
 /* --- the arithmetic core --- */
 
 enum {
-	OP_ADD, OP_OR, OP_ADC, OP_SBB, OP_AND, OP_SUB, OP_XOR, OP_CMP, /* ALU order of 00-3F */
-	OP_INC, OP_DEC, OP_NOT, OP_NEG,
-	OP_ROL = 16, OP_ROR, OP_RCL, OP_RCR, OP_SHL, OP_SHR, OP_SAL, OP_SAR,
-	OP_BT = 24, OP_BTS, OP_BTR, OP_BTC,
+	OP_ADD,
+	OP_OR,
+	OP_ADC,
+	OP_SBB,
+	OP_AND,
+	OP_SUB,
+	OP_XOR,
+	OP_CMP, /* ALU order of 00-3F */
+	OP_INC,
+	OP_DEC,
+	OP_NOT,
+	OP_NEG,
+	OP_ROL = 16,
+	OP_ROR,
+	OP_RCL,
+	OP_RCR,
+	OP_SHL,
+	OP_SHR,
+	OP_SAL,
+	OP_SAR,
+	OP_BT = 24,
+	OP_BTS,
+	OP_BTR,
+	OP_BTC,
 };
 
 static uint64_t shift_rotate(struct soft_cpu *c, unsigned kind, unsigned size, uint64_t v,
@@ -359,8 +385,14 @@ static uint64_t compute(struct soft_cpu *c, unsigned op, unsigned size, uint64_t
 	a &= mask;
 	b &= mask;
 	switch (op) {
-	case OP_ADD: r = a + b; soft_lf_set(c, SOFT_LF_ADD, size, r, a, b); break;
-	case OP_OR: r = a | b; soft_lf_set(c, SOFT_LF_LOGIC, size, r, a, b); break;
+	case OP_ADD:
+		r = a + b;
+		soft_lf_set(c, SOFT_LF_ADD, size, r, a, b);
+		break;
+	case OP_OR:
+		r = a | b;
+		soft_lf_set(c, SOFT_LF_LOGIC, size, r, a, b);
+		break;
 	case OP_ADC: {
 		unsigned cin = get_cf(c);
 		r = a + b + cin;
@@ -375,10 +407,19 @@ static uint64_t compute(struct soft_cpu *c, unsigned op, unsigned size, uint64_t
 		c->lf.cin = (uint8_t)cin;
 		break;
 	}
-	case OP_AND: r = a & b; soft_lf_set(c, SOFT_LF_LOGIC, size, r, a, b); break;
+	case OP_AND:
+		r = a & b;
+		soft_lf_set(c, SOFT_LF_LOGIC, size, r, a, b);
+		break;
 	case OP_SUB:
-	case OP_CMP: r = a - b; soft_lf_set(c, SOFT_LF_SUB, size, r, a, b); break;
-	case OP_XOR: r = a ^ b; soft_lf_set(c, SOFT_LF_LOGIC, size, r, a, b); break;
+	case OP_CMP:
+		r = a - b;
+		soft_lf_set(c, SOFT_LF_SUB, size, r, a, b);
+		break;
+	case OP_XOR:
+		r = a ^ b;
+		soft_lf_set(c, SOFT_LF_LOGIC, size, r, a, b);
+		break;
 	case OP_INC:
 	case OP_DEC: {
 		unsigned cin = get_cf(c);
@@ -388,7 +429,10 @@ static uint64_t compute(struct soft_cpu *c, unsigned op, unsigned size, uint64_t
 		break;
 	}
 	case OP_NOT: r = ~a; break;
-	case OP_NEG: r = 0 - a; soft_lf_set(c, SOFT_LF_SUB, size, r, 0, a); break;
+	case OP_NEG:
+		r = 0 - a;
+		soft_lf_set(c, SOFT_LF_SUB, size, r, 0, a);
+		break;
 	case OP_BT:
 	case OP_BTS:
 	case OP_BTR:
@@ -444,7 +488,10 @@ static inline unsigned stack_size(const struct soft_cpu *c)
 	return c->state.seg[SEG_SS].db ? 4 : 2;
 }
 
-static inline uint64_t stack_mask(const struct soft_cpu *c) { return soft_size_mask(stack_size(c)); }
+static inline uint64_t stack_mask(const struct soft_cpu *c)
+{
+	return soft_size_mask(stack_size(c));
+}
 
 static inline void rsp_set(struct soft_cpu *c, uint64_t v)
 {
@@ -498,8 +545,14 @@ static int jump(struct soft_cpu *c, const struct soft_insn *i, uint64_t target)
 }
 
 /* Shared with system.c. */
-uint64_t soft_x_next_rip(const struct soft_cpu *c, const struct soft_insn *i) { return next_rip(c, i); }
-uint64_t soft_x_ea(const struct soft_cpu *c, const struct soft_insn *i) { return effective_address(c, i); }
+uint64_t soft_x_next_rip(const struct soft_cpu *c, const struct soft_insn *i)
+{
+	return next_rip(c, i);
+}
+uint64_t soft_x_ea(const struct soft_cpu *c, const struct soft_insn *i)
+{
+	return effective_address(c, i);
+}
 int soft_x_rm_read(struct soft_cpu *c, const struct soft_insn *i, unsigned size, uint64_t *v)
 {
 	return rm_read(c, i, size, v);
@@ -526,12 +579,18 @@ int soft_x_mem_write_at(struct soft_cpu *c, const struct soft_insn *i, uint64_t 
 	soft_mem_write(c, &m, v);
 	return 0;
 }
-int soft_x_push(struct soft_cpu *c, unsigned size, uint64_t v) { return push(c, size, v); }
+int soft_x_push(struct soft_cpu *c, unsigned size, uint64_t v)
+{
+	return push(c, size, v);
+}
 int soft_x_stack_peek(struct soft_cpu *c, uint64_t off, unsigned size, uint64_t *v)
 {
 	return stack_peek(c, off, size, v);
 }
-void soft_x_rsp_set(struct soft_cpu *c, uint64_t v) { rsp_set(c, v); }
+void soft_x_rsp_set(struct soft_cpu *c, uint64_t v)
+{
+	rsp_set(c, v);
+}
 
 /* --- groups of instructions --- */
 
@@ -541,7 +600,10 @@ static int unimplemented(struct soft_cpu *c, const struct soft_insn *i)
 	c->unimpl_total++;
 	if (c->unimpl_count[key]++ == 0)
 		log_warn("soft: unimplemented opcode %s%02x at rip %#llx: raising #UD",
-		         (i->op >> 8) == 0 ? "" : (i->op >> 8) == 1 ? "0f " : (i->op >> 8) == 2 ? "0f 38 " : "0f 3a ",
+		         (i->op >> 8) == 0   ? ""
+		         : (i->op >> 8) == 1 ? "0f "
+		         : (i->op >> 8) == 2 ? "0f 38 "
+		                             : "0f 3a ",
 		         i->op & 0xff, (unsigned long long)c->state.rip);
 	return soft_raise(c, SOFT_UD, false, 0);
 }
@@ -556,11 +618,22 @@ static bool lock_allowed(const struct soft_insn *i)
 	if (op < 0x40)
 		return (op & 7) < 2 && (op >> 3) != 7;
 	switch (op) {
-	case 0x80: case 0x81: case 0x83: return r != 7;
-	case 0x86: case 0x87: return true;
-	case 0xf6: case 0xf7: return r == 2 || r == 3;
-	case 0xfe: case 0xff: return r < 2;
-	case 0x1ab: case 0x1b3: case 0x1bb: case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1: return true;
+	case 0x80:
+	case 0x81:
+	case 0x83: return r != 7;
+	case 0x86:
+	case 0x87: return true;
+	case 0xf6:
+	case 0xf7: return r == 2 || r == 3;
+	case 0xfe:
+	case 0xff: return r < 2;
+	case 0x1ab:
+	case 0x1b3:
+	case 0x1bb:
+	case 0x1b0:
+	case 0x1b1:
+	case 0x1c0:
+	case 0x1c1: return true;
 	case 0x1ba: return r >= 5;
 	case 0x1c7: return r == 1;
 	default: return false;
@@ -620,7 +693,8 @@ static int mul_div(struct soft_cpu *c, const struct soft_insn *i, unsigned size,
 			if (size == 8)
 				n = (__int128)acc;
 			else /* sign-extend the 2*bits-wide dividend */
-				n = (__int128)((int64_t)((uint64_t)acc << (64 - 2 * bits)) >> (64 - 2 * bits));
+				n = (__int128)((int64_t)((uint64_t)acc << (64 - 2 * bits)) >>
+				               (64 - 2 * bits));
 			int64_t dv = (int64_t)sext(d, size);
 			__int128 min128 = -(__int128)((unsigned __int128)1 << 126) * 2;
 			if (dv == -1 && n == min128)
@@ -696,12 +770,14 @@ static int double_shift(struct soft_cpu *c, const struct soft_insn *i, bool left
 	} else if (left) {
 		/* Counts beyond the operand size (16-bit only) are undefined; this
 		 * keeps shifting source bits in, then zeroes. */
-		unsigned __int128 t = ((unsigned __int128)d << (2 * bits)) | ((unsigned __int128)s << bits) | d;
+		unsigned __int128 t =
+		    ((unsigned __int128)d << (2 * bits)) | ((unsigned __int128)s << bits) | d;
 		t <<= cnt;
 		r = (uint64_t)(t >> (2 * bits)) & mask;
 		cf = (unsigned)(t >> (3 * bits)) & 1;
 	} else {
-		unsigned __int128 t = ((unsigned __int128)d << (2 * bits)) | ((unsigned __int128)s << bits) | d;
+		unsigned __int128 t =
+		    ((unsigned __int128)d << (2 * bits)) | ((unsigned __int128)s << bits) | d;
 		r = (uint64_t)(t >> cnt) & mask;
 		cf = (unsigned)(t >> (cnt - 1)) & 1;
 	}
@@ -756,9 +832,11 @@ static int bit_scan(struct soft_cpu *c, const struct soft_insn *i)
 		return -1;
 	v &= soft_size_mask(size);
 	uint64_t f = soft_flags_get(c);
-	unsigned low = i->op & 1; /* BC: forward (BSF/TZCNT), BD: reverse (BSR/LZCNT) */
+	unsigned low = i->op & 1;    /* BC: forward (BSF/TZCNT), BD: reverse (BSR/LZCNT) */
 	if (i->pfx & SOFT_PFX_REP) { /* TZCNT, LZCNT */
-		unsigned n = v == 0 ? bits : low ? (unsigned)__builtin_clzll(v) - (64 - bits) : (unsigned)__builtin_ctzll(v);
+		unsigned n = v == 0 ? bits
+		             : low  ? (unsigned)__builtin_clzll(v) - (64 - bits)
+		                    : (unsigned)__builtin_ctzll(v);
 		f &= ~FL_ARITH;
 		if (n == bits)
 			f |= FL_CF;
@@ -835,19 +913,21 @@ static int cmpxchg8b16b(struct soft_cpu *c, const struct soft_insn *i)
 			/* The host instruction itself: libatomic is not linked. */
 			uint64_t a = cmp_lo, d = cmp_hi;
 			uint8_t ok;
-			__asm__ volatile("lock cmpxchg16b %[mem]\n\tsetz %[ok]"
-			                 : [mem] "+m"(*(volatile unsigned __int128 *)m.host), [ok] "=q"(ok),
-			                   "+a"(a), "+d"(d)
-			                 : "b"(new_lo), "c"(new_hi)
-			                 : "cc", "memory");
+			__asm__ volatile(
+			    "lock cmpxchg16b %[mem]\n\tsetz %[ok]"
+			    : [mem] "+m"(*(volatile unsigned __int128 *)m.host), [ok] "=q"(ok),
+			      "+a"(a), "+d"(d)
+			    : "b"(new_lo), "c"(new_hi)
+			    : "cc", "memory");
 			equal = ok;
 			lo = a;
 			hi = d;
 		} else {
 			uint64_t expect = (cmp_hi << 32) | cmp_lo;
 			uint64_t now = expect;
-			equal = __atomic_compare_exchange_n((uint64_t *)m.host, &now, (new_hi << 32) | new_lo,
-			                                    false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+			equal = __atomic_compare_exchange_n((uint64_t *)m.host, &now,
+			                                    (new_hi << 32) | new_lo, false,
+			                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 			lo = now & hmask;
 			hi = now >> 32;
 		}
@@ -946,22 +1026,24 @@ static int string_op(struct soft_cpu *c, const struct soft_insn *i)
 				return -1;
 		}
 		if (uses_di) {
-			if (soft_linear(c, SEG_ES, g[GPR_RDI] & am, size, cmp ? SOFT_ACC_READ : SOFT_ACC_WRITE, &la) ||
-			    soft_mem_prepare(c, la, size, cmp ? SOFT_ACC_READ : SOFT_ACC_WRITE, &dst))
+			if (soft_linear(c, SEG_ES, g[GPR_RDI] & am, size,
+			                cmp ? SOFT_ACC_READ : SOFT_ACC_WRITE, &la) ||
+			    soft_mem_prepare(c, la, size, cmp ? SOFT_ACC_READ : SOFT_ACC_WRITE,
+			                     &dst))
 				return -1;
 		}
 		switch (op) {
-		case 0xa4: case 0xa5: /* MOVS */
-			soft_mem_write(c, &dst, soft_mem_read(c, &src));
-			break;
-		case 0xa6: case 0xa7: /* CMPS: [rsi] - [rdi] */
+		case 0xa4:
+		case 0xa5: /* MOVS */ soft_mem_write(c, &dst, soft_mem_read(c, &src)); break;
+		case 0xa6:
+		case 0xa7: /* CMPS: [rsi] - [rdi] */
 			v = soft_mem_read(c, &src);
 			compute(c, OP_CMP, size, v, soft_mem_read(c, &dst));
 			break;
-		case 0xaa: case 0xab: /* STOS */
-			soft_mem_write(c, &dst, g[GPR_RAX]);
-			break;
-		case 0xac: case 0xad: /* LODS */
+		case 0xaa:
+		case 0xab: /* STOS */ soft_mem_write(c, &dst, g[GPR_RAX]); break;
+		case 0xac:
+		case 0xad: /* LODS */
 			soft_reg_set(c, i, GPR_RAX, size, soft_mem_read(c, &src));
 			break;
 		default: /* SCAS: rAX - [rdi] */
@@ -1116,21 +1198,63 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 
 	switch (op) {
 	/* ADD OR ADC SBB AND SUB XOR CMP in their six forms */
-	case 0x00: case 0x01: case 0x02: case 0x03: case 0x04: case 0x05:
-	case 0x08: case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d:
-	case 0x10: case 0x11: case 0x12: case 0x13: case 0x14: case 0x15:
-	case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d:
-	case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25:
-	case 0x28: case 0x29: case 0x2a: case 0x2b: case 0x2c: case 0x2d:
-	case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35:
-	case 0x38: case 0x39: case 0x3a: case 0x3b: case 0x3c: case 0x3d: {
+	case 0x00:
+	case 0x01:
+	case 0x02:
+	case 0x03:
+	case 0x04:
+	case 0x05:
+	case 0x08:
+	case 0x09:
+	case 0x0a:
+	case 0x0b:
+	case 0x0c:
+	case 0x0d:
+	case 0x10:
+	case 0x11:
+	case 0x12:
+	case 0x13:
+	case 0x14:
+	case 0x15:
+	case 0x18:
+	case 0x19:
+	case 0x1a:
+	case 0x1b:
+	case 0x1c:
+	case 0x1d:
+	case 0x20:
+	case 0x21:
+	case 0x22:
+	case 0x23:
+	case 0x24:
+	case 0x25:
+	case 0x28:
+	case 0x29:
+	case 0x2a:
+	case 0x2b:
+	case 0x2c:
+	case 0x2d:
+	case 0x30:
+	case 0x31:
+	case 0x32:
+	case 0x33:
+	case 0x34:
+	case 0x35:
+	case 0x38:
+	case 0x39:
+	case 0x3a:
+	case 0x3b:
+	case 0x3c:
+	case 0x3d: {
 		unsigned aop = op >> 3, size = (op & 1) ? osz : 1;
 		switch (op & 7) {
-		case 0: case 1:
+		case 0:
+		case 1:
 			if (rmw(c, i, aop, size, soft_reg_get(c, i, i->reg, size), aop != OP_CMP))
 				return -1;
 			break;
-		case 2: case 3:
+		case 2:
+		case 3:
 			if (rm_read(c, i, size, &v))
 				return -1;
 			w = compute(c, aop, size, soft_reg_get(c, i, i->reg, size), v);
@@ -1145,17 +1269,46 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		}
 		break;
 	}
-	case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
-	case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+	case 0x40:
+	case 0x41:
+	case 0x42:
+	case 0x43:
+	case 0x44:
+	case 0x45:
+	case 0x46:
+	case 0x47:
+	case 0x48:
+	case 0x49:
+	case 0x4a:
+	case 0x4b:
+	case 0x4c:
+	case 0x4d:
+	case 0x4e:
+	case 0x4f:
 		/* INC/DEC r outside 64-bit mode (there they are REX prefixes) */
 		soft_reg_set(c, i, i->reg, osz,
-		             compute(c, op < 0x48 ? OP_INC : OP_DEC, osz, soft_reg_get(c, i, i->reg, osz), 0));
+		             compute(c, op < 0x48 ? OP_INC : OP_DEC, osz,
+		                     soft_reg_get(c, i, i->reg, osz), 0));
 		break;
-	case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
+	case 0x50:
+	case 0x51:
+	case 0x52:
+	case 0x53:
+	case 0x54:
+	case 0x55:
+	case 0x56:
+	case 0x57:
 		if (push(c, osz, soft_reg_get(c, i, i->reg, osz)))
 			return -1;
 		break;
-	case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
+	case 0x58:
+	case 0x59:
+	case 0x5a:
+	case 0x5b:
+	case 0x5c:
+	case 0x5d:
+	case 0x5e:
+	case 0x5f:
 		if (stack_peek(c, 0, osz, &v))
 			return -1;
 		rsp_set(c, g[GPR_RSP] + osz);
@@ -1168,46 +1321,82 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 			return -1;
 		soft_reg_set(c, i, i->reg, osz, osz == 8 ? sext(v, 4) : v);
 		break;
-	case 0x68: case 0x6a:
+	case 0x68:
+	case 0x6a:
 		if (push(c, osz, i->imm))
 			return -1;
 		break;
-	case 0x69: case 0x6b:
+	case 0x69:
+	case 0x6b:
 		if (rm_read(c, i, osz, &v))
 			return -1;
 		imul_reg(c, i, v, i->imm);
 		break;
-	case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
-	case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
-	case 0x180: case 0x181: case 0x182: case 0x183: case 0x184: case 0x185: case 0x186: case 0x187:
-	case 0x188: case 0x189: case 0x18a: case 0x18b: case 0x18c: case 0x18d: case 0x18e: case 0x18f:
+	case 0x70:
+	case 0x71:
+	case 0x72:
+	case 0x73:
+	case 0x74:
+	case 0x75:
+	case 0x76:
+	case 0x77:
+	case 0x78:
+	case 0x79:
+	case 0x7a:
+	case 0x7b:
+	case 0x7c:
+	case 0x7d:
+	case 0x7e:
+	case 0x7f:
+	case 0x180:
+	case 0x181:
+	case 0x182:
+	case 0x183:
+	case 0x184:
+	case 0x185:
+	case 0x186:
+	case 0x187:
+	case 0x188:
+	case 0x189:
+	case 0x18a:
+	case 0x18b:
+	case 0x18c:
+	case 0x18d:
+	case 0x18e:
+	case 0x18f:
 		if (soft_cond(c, op & 15))
 			return jump(c, i, next_rip(c, i) + i->imm);
 		break;
-	case 0x80: case 0x81: case 0x83: {
+	case 0x80:
+	case 0x81:
+	case 0x83: {
 		unsigned size = op == 0x80 ? 1 : osz;
 		if (rmw(c, i, r, size, i->imm, r != OP_CMP))
 			return -1;
 		break;
 	}
-	case 0x84: case 0x85: {
+	case 0x84:
+	case 0x85: {
 		unsigned size = op == 0x84 ? 1 : osz;
 		if (rm_read(c, i, size, &v))
 			return -1;
 		compute(c, OP_AND, size, v, soft_reg_get(c, i, i->reg, size));
 		break;
 	}
-	case 0x86: case 0x87:
+	case 0x86:
+	case 0x87:
 		if (xchg(c, i, op == 0x86 ? 1 : osz))
 			return -1;
 		break;
-	case 0x88: case 0x89: {
+	case 0x88:
+	case 0x89: {
 		unsigned size = op == 0x88 ? 1 : osz;
 		if (rm_write(c, i, size, soft_reg_get(c, i, i->reg, size)))
 			return -1;
 		break;
 	}
-	case 0x8a: case 0x8b: {
+	case 0x8a:
+	case 0x8b: {
 		unsigned size = op == 0x8a ? 1 : osz;
 		if (rm_read(c, i, size, &v))
 			return -1;
@@ -1236,7 +1425,13 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		if (!(i->rex & 1))
 			break; /* NOP, PAUSE: even in 64-bit mode XCHG EAX,EAX clears nothing */
 		__attribute__((fallthrough)); /* XCHG R8, rAX */
-	case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+	case 0x91:
+	case 0x92:
+	case 0x93:
+	case 0x94:
+	case 0x95:
+	case 0x96:
+	case 0x97:
 		v = soft_reg_get(c, i, i->reg, osz);
 		soft_reg_set(c, i, i->reg, osz, soft_reg_get(c, i, GPR_RAX, osz));
 		soft_reg_set(c, i, GPR_RAX, osz, v);
@@ -1277,12 +1472,16 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		v = (soft_flags_get(c) & (FL_SF | FL_ZF | FL_AF | FL_PF | FL_CF)) | 2;
 		g[GPR_RAX] = (g[GPR_RAX] & ~0xff00ULL) | (v << 8);
 		break;
-	case 0xa0: case 0xa1: case 0xa2: case 0xa3: { /* MOV with a moffs */
+	case 0xa0:
+	case 0xa1:
+	case 0xa2:
+	case 0xa3: { /* MOV with a moffs */
 		unsigned size = (op & 1) ? osz : 1;
 		struct memref m;
 		uint64_t la;
 		bool store = op >= 0xa2;
-		if (soft_linear(c, i->seg, i->imm & amask(i), size, store ? SOFT_ACC_WRITE : SOFT_ACC_READ, &la) ||
+		if (soft_linear(c, i->seg, i->imm & amask(i), size,
+		                store ? SOFT_ACC_WRITE : SOFT_ACC_READ, &la) ||
 		    soft_mem_prepare(c, la, size, store ? SOFT_ACC_WRITE : SOFT_ACC_READ, &m))
 			return -1;
 		if (store)
@@ -1291,33 +1490,58 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 			soft_reg_set(c, i, GPR_RAX, size, soft_mem_read(c, &m));
 		break;
 	}
-	case 0xa4: case 0xa5: case 0xa6: case 0xa7:
-	case 0xaa: case 0xab: case 0xac: case 0xad: case 0xae: case 0xaf:
-		return string_op(c, i);
-	case 0xa8: case 0xa9:
-		compute(c, OP_AND, op == 0xa8 ? 1 : osz, g[GPR_RAX], i->imm);
-		break;
-	case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
-		soft_reg_set(c, i, i->reg, 1, i->imm);
-		break;
-	case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
-		soft_reg_set(c, i, i->reg, osz, i->imm);
-		break;
-	case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+	case 0xa4:
+	case 0xa5:
+	case 0xa6:
+	case 0xa7:
+	case 0xaa:
+	case 0xab:
+	case 0xac:
+	case 0xad:
+	case 0xae:
+	case 0xaf: return string_op(c, i);
+	case 0xa8:
+	case 0xa9: compute(c, OP_AND, op == 0xa8 ? 1 : osz, g[GPR_RAX], i->imm); break;
+	case 0xb0:
+	case 0xb1:
+	case 0xb2:
+	case 0xb3:
+	case 0xb4:
+	case 0xb5:
+	case 0xb6:
+	case 0xb7: soft_reg_set(c, i, i->reg, 1, i->imm); break;
+	case 0xb8:
+	case 0xb9:
+	case 0xba:
+	case 0xbb:
+	case 0xbc:
+	case 0xbd:
+	case 0xbe:
+	case 0xbf: soft_reg_set(c, i, i->reg, osz, i->imm); break;
+	case 0xc0:
+	case 0xc1:
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3: {
 		unsigned size = (op & 1) ? osz : 1;
-		unsigned count = op <= 0xc1 ? (unsigned)i->imm & 0xff : op <= 0xd1 ? 1 : (unsigned)g[GPR_RCX] & 0xff;
+		unsigned count = op <= 0xc1   ? (unsigned)i->imm & 0xff
+		                 : op <= 0xd1 ? 1
+		                              : (unsigned)g[GPR_RCX] & 0xff;
 		if (rmw(c, i, OP_ROL + r, size, count, true))
 			return -1;
 		break;
 	}
-	case 0xc2: case 0xc3: /* RET near */
+	case 0xc2:
+	case 0xc3: /* RET near */
 		if (stack_peek(c, 0, osz, &v))
 			return -1;
 		if (jump(c, i, v))
 			return -1;
 		rsp_set(c, g[GPR_RSP] + osz + (op == 0xc2 ? (i->imm & 0xffff) : 0));
 		return SOFT_X_RETIRED;
-	case 0xc6: case 0xc7:
+	case 0xc6:
+	case 0xc7:
 		if (r != 0)
 			return unimplemented(c, i);
 		if (rm_write(c, i, op == 0xc6 ? 1 : osz, i->imm))
@@ -1351,13 +1575,17 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 	case 0xd7: { /* XLAT */
 		struct memref m;
 		uint64_t la;
-		if (soft_linear(c, i->seg, (g[GPR_RBX] + (g[GPR_RAX] & 0xff)) & amask(i), 1, SOFT_ACC_READ, &la) ||
+		if (soft_linear(c, i->seg, (g[GPR_RBX] + (g[GPR_RAX] & 0xff)) & amask(i), 1,
+		                SOFT_ACC_READ, &la) ||
 		    soft_mem_prepare(c, la, 1, SOFT_ACC_READ, &m))
 			return -1;
 		soft_reg_set(c, i, GPR_RAX, 1, soft_mem_read(c, &m));
 		break;
 	}
-	case 0xe0: case 0xe1: case 0xe2: case 0xe3: { /* LOOPNE, LOOPE, LOOP, JrCXZ */
+	case 0xe0:
+	case 0xe1:
+	case 0xe2:
+	case 0xe3: { /* LOOPNE, LOOPE, LOOP, JrCXZ */
 		uint64_t am = amask(i);
 		bool take;
 		if (op == 0xe3) {
@@ -1380,10 +1608,17 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 			return jump(c, i, next_rip(c, i) + i->imm);
 		break;
 	}
-	case 0xe4: case 0xe5: case 0xe6: case 0xe7: /* IN/OUT with an imm8 port */
-	case 0xec: case 0xed: case 0xee: case 0xef: { /* IN/OUT with DX */
+	case 0xe4:
+	case 0xe5:
+	case 0xe6:
+	case 0xe7: /* IN/OUT with an imm8 port */
+	case 0xec:
+	case 0xed:
+	case 0xee:
+	case 0xef: { /* IN/OUT with DX */
 		unsigned size = (op & 1) ? (osz == 2 ? 2 : 4) : 1;
-		unsigned port = op >= 0xec ? (unsigned)g[GPR_RDX] & 0xffff : (unsigned)i->imm & 0xff;
+		unsigned port =
+		    op >= 0xec ? (unsigned)g[GPR_RDX] & 0xffff : (unsigned)i->imm & 0xff;
 		if (io_permitted(c, port, size))
 			return -1;
 		if (op & 2)
@@ -1392,8 +1627,10 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 			soft_reg_set(c, i, GPR_RAX, size, port_in(c, port, size));
 		break;
 	}
-	case 0x6c: case 0x6d: case 0x6e: case 0x6f:
-		return string_io(c, i);
+	case 0x6c:
+	case 0x6d:
+	case 0x6e:
+	case 0x6f: return string_io(c, i);
 	case 0xe8: { /* CALL rel */
 		uint64_t target = next_rip(c, i) + i->imm;
 		if (c->mode == SOFT_MODE_64 && !soft_canonical(target))
@@ -1402,22 +1639,25 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 			return -1;
 		return jump(c, i, target);
 	}
-	case 0xe9: case 0xeb:
-		return jump(c, i, next_rip(c, i) + i->imm);
+	case 0xe9:
+	case 0xeb: return jump(c, i, next_rip(c, i) + i->imm);
 	case 0xf4: /* HLT */
 		if (c->cpl != 0)
 			return soft_raise(c, SOFT_GP, true, 0);
 		c->state.rip = next_rip(c, i);
 		return SOFT_X_HLT;
 	case 0xf5: c->state.rflags = soft_flags_get(c) ^ FL_CF; break;
-	case 0xf6: case 0xf7: {
+	case 0xf6:
+	case 0xf7: {
 		unsigned size = op == 0xf6 ? 1 : osz;
 		switch (r) {
-		case 0: case 1:
+		case 0:
+		case 1:
 			if (rmw(c, i, OP_AND, size, i->imm, false))
 				return -1;
 			break;
-		case 2: case 3:
+		case 2:
+		case 3:
 			if (rmw(c, i, r == 2 ? OP_NOT : OP_NEG, size, 0, true))
 				return -1;
 			break;
@@ -1443,7 +1683,8 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 	case 0xf9: c->state.rflags = soft_flags_get(c) | FL_CF; break;
 	case 0xfc: c->state.rflags &= ~FL_DF; break;
 	case 0xfd: c->state.rflags |= FL_DF; break;
-	case 0xfe: case 0xff: {
+	case 0xfe:
+	case 0xff: {
 		unsigned size = op == 0xfe ? 1 : osz;
 		if (r < 2) {
 			if (rmw(c, i, r == 0 ? OP_INC : OP_DEC, size, 0, true))
@@ -1469,27 +1710,57 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 			if (rm_read(c, i, osz, &v) || push(c, osz, v))
 				return -1;
 			break;
-		case 3: case 5: /* far CALL/JMP */
-			return soft_exec_system(c, i);
-		default:
-			return soft_raise(c, SOFT_UD, false, 0);
+		case 3:
+		case 5: /* far CALL/JMP */ return soft_exec_system(c, i);
+		default: return soft_raise(c, SOFT_UD, false, 0);
 		}
 		break;
 	}
 	/* system instructions (system.c) */
-	case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e: case 0x1f:
-	case 0x8c: case 0x8e: case 0x9a: case 0xea: case 0xca: case 0xcb:
-	case 0x100: case 0x101: case 0x105: case 0x106: case 0x107: case 0x108: case 0x109:
-	case 0x120: case 0x121: case 0x122: case 0x123: case 0x130: case 0x132: case 0x134: case 0x135:
-	case 0x1a0: case 0x1a1: case 0x1a8: case 0x1a9:
-		return soft_exec_system(c, i);
+	case 0x06:
+	case 0x07:
+	case 0x0e:
+	case 0x16:
+	case 0x17:
+	case 0x1e:
+	case 0x1f:
+	case 0x8c:
+	case 0x8e:
+	case 0x9a:
+	case 0xea:
+	case 0xca:
+	case 0xcb:
+	case 0x100:
+	case 0x101:
+	case 0x105:
+	case 0x106:
+	case 0x107:
+	case 0x108:
+	case 0x109:
+	case 0x120:
+	case 0x121:
+	case 0x122:
+	case 0x123:
+	case 0x130:
+	case 0x132:
+	case 0x134:
+	case 0x135:
+	case 0x1a0:
+	case 0x1a1:
+	case 0x1a8:
+	case 0x1a9: return soft_exec_system(c, i);
 
 	/* --- the 0F map --- */
-	case 0x10b: /* UD2 */
-		return soft_raise(c, SOFT_UD, false, 0);
-	case 0x10d: case 0x118: case 0x119: case 0x11a: case 0x11b: case 0x11c: case 0x11d:
-	case 0x11e: case 0x11f: /* prefetches, hint NOPs */
-		break;
+	case 0x10b: /* UD2 */ return soft_raise(c, SOFT_UD, false, 0);
+	case 0x10d:
+	case 0x118:
+	case 0x119:
+	case 0x11a:
+	case 0x11b:
+	case 0x11c:
+	case 0x11d:
+	case 0x11e:
+	case 0x11f: /* prefetches, hint NOPs */ break;
 	case 0x131: /* RDTSC */
 		if ((c->state.cr4 & CR4_TSD) && c->cpl != 0)
 			return soft_raise(c, SOFT_GP, true, 0);
@@ -1497,16 +1768,45 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		g[GPR_RAX] = v & 0xffffffffULL;
 		g[GPR_RDX] = v >> 32;
 		break;
-	case 0x140: case 0x141: case 0x142: case 0x143: case 0x144: case 0x145: case 0x146: case 0x147:
-	case 0x148: case 0x149: case 0x14a: case 0x14b: case 0x14c: case 0x14d: case 0x14e: case 0x14f:
+	case 0x140:
+	case 0x141:
+	case 0x142:
+	case 0x143:
+	case 0x144:
+	case 0x145:
+	case 0x146:
+	case 0x147:
+	case 0x148:
+	case 0x149:
+	case 0x14a:
+	case 0x14b:
+	case 0x14c:
+	case 0x14d:
+	case 0x14e:
+	case 0x14f:
 		/* CMOVcc reads its source and writes (zero-extends) its
 		 * destination whether or not the condition holds. */
 		if (rm_read(c, i, osz, &v))
 			return -1;
-		soft_reg_set(c, i, i->reg, osz, soft_cond(c, op & 15) ? v : soft_reg_get(c, i, i->reg, osz));
+		soft_reg_set(c, i, i->reg, osz,
+		             soft_cond(c, op & 15) ? v : soft_reg_get(c, i, i->reg, osz));
 		break;
-	case 0x190: case 0x191: case 0x192: case 0x193: case 0x194: case 0x195: case 0x196: case 0x197:
-	case 0x198: case 0x199: case 0x19a: case 0x19b: case 0x19c: case 0x19d: case 0x19e: case 0x19f:
+	case 0x190:
+	case 0x191:
+	case 0x192:
+	case 0x193:
+	case 0x194:
+	case 0x195:
+	case 0x196:
+	case 0x197:
+	case 0x198:
+	case 0x199:
+	case 0x19a:
+	case 0x19b:
+	case 0x19c:
+	case 0x19d:
+	case 0x19e:
+	case 0x19f:
 		if (rm_write(c, i, 1, soft_cond(c, op & 15)))
 			return -1;
 		break;
@@ -1519,8 +1819,14 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		g[GPR_RDX] = out[3];
 		break;
 	}
-	case 0x1a3: case 0x1ab: case 0x1b3: case 0x1bb: {
-		unsigned bop = op == 0x1a3 ? OP_BT : op == 0x1ab ? OP_BTS : op == 0x1b3 ? OP_BTR : OP_BTC;
+	case 0x1a3:
+	case 0x1ab:
+	case 0x1b3:
+	case 0x1bb: {
+		unsigned bop = op == 0x1a3   ? OP_BT
+		               : op == 0x1ab ? OP_BTS
+		               : op == 0x1b3 ? OP_BTR
+		                             : OP_BTC;
 		if (bit_test(c, i, bop, soft_reg_get(c, i, i->reg, osz), true))
 			return -1;
 		break;
@@ -1531,8 +1837,12 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		if (bit_test(c, i, OP_BT + (r - 4), i->imm & 0xff, false))
 			return -1;
 		break;
-	case 0x1a4: case 0x1a5: case 0x1ac: case 0x1ad:
-		if (double_shift(c, i, op < 0x1a8, (op & 1) ? (unsigned)g[GPR_RCX] & 0xff : (unsigned)i->imm & 0xff))
+	case 0x1a4:
+	case 0x1a5:
+	case 0x1ac:
+	case 0x1ad:
+		if (double_shift(c, i, op < 0x1a8,
+		                 (op & 1) ? (unsigned)g[GPR_RCX] & 0xff : (unsigned)i->imm & 0xff))
 			return -1;
 		break;
 	case 0x1af:
@@ -1572,11 +1882,15 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 			break;
 		}
 		return unimplemented(c, i);
-	case 0x1b0: case 0x1b1:
+	case 0x1b0:
+	case 0x1b1:
 		if (cmpxchg(c, i))
 			return -1;
 		break;
-	case 0x1b6: case 0x1b7: case 0x1be: case 0x1bf: { /* MOVZX, MOVSX */
+	case 0x1b6:
+	case 0x1b7:
+	case 0x1be:
+	case 0x1bf: { /* MOVZX, MOVSX */
 		unsigned from = (op & 1) ? 2 : 1;
 		if (rm_read(c, i, from, &v))
 			return -1;
@@ -1594,11 +1908,13 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		soft_reg_set(c, i, i->reg, osz, (uint64_t)__builtin_popcountll(v));
 		break;
 	}
-	case 0x1bc: case 0x1bd:
+	case 0x1bc:
+	case 0x1bd:
 		if (bit_scan(c, i))
 			return -1;
 		break;
-	case 0x1c0: case 0x1c1:
+	case 0x1c0:
+	case 0x1c1:
 		if (xadd(c, i))
 			return -1;
 		break;
@@ -1608,7 +1924,14 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		if (cmpxchg8b16b(c, i))
 			return -1;
 		break;
-	case 0x1c8: case 0x1c9: case 0x1ca: case 0x1cb: case 0x1cc: case 0x1cd: case 0x1ce: case 0x1cf:
+	case 0x1c8:
+	case 0x1c9:
+	case 0x1ca:
+	case 0x1cb:
+	case 0x1cc:
+	case 0x1cd:
+	case 0x1ce:
+	case 0x1cf:
 		/* BSWAP; with a 16-bit operand the result is undefined (we clear it) */
 		v = g[i->reg];
 		if (osz == 8)
@@ -1618,8 +1941,7 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		else
 			soft_reg_set(c, i, i->reg, 2, 0);
 		break;
-	default:
-		return unimplemented(c, i);
+	default: return unimplemented(c, i);
 	}
 	c->state.rip = next_rip(c, i);
 	return SOFT_X_RETIRED;

@@ -30,10 +30,10 @@ uint64_t soft_x_next_rip(const struct soft_cpu *cpu, const struct soft_insn *ins
 uint64_t soft_x_ea(const struct soft_cpu *cpu, const struct soft_insn *insn);
 int soft_x_rm_read(struct soft_cpu *cpu, const struct soft_insn *insn, unsigned size, uint64_t *v);
 int soft_x_rm_write(struct soft_cpu *cpu, const struct soft_insn *insn, unsigned size, uint64_t v);
-int soft_x_mem_read_at(struct soft_cpu *cpu, const struct soft_insn *insn, uint64_t ea, unsigned size,
-                       uint64_t *v);
-int soft_x_mem_write_at(struct soft_cpu *cpu, const struct soft_insn *insn, uint64_t ea, unsigned size,
-                        uint64_t v);
+int soft_x_mem_read_at(struct soft_cpu *cpu, const struct soft_insn *insn, uint64_t ea,
+                       unsigned size, uint64_t *v);
+int soft_x_mem_write_at(struct soft_cpu *cpu, const struct soft_insn *insn, uint64_t ea,
+                        unsigned size, uint64_t v);
 int soft_x_push(struct soft_cpu *cpu, unsigned size, uint64_t v);
 int soft_x_stack_peek(struct soft_cpu *cpu, uint64_t off, unsigned size, uint64_t *v);
 void soft_x_rsp_set(struct soft_cpu *cpu, uint64_t v);

@@ -47,8 +47,7 @@ static uint64_t lazy_compute(const struct soft_lazy_flags *lf)
 		af = ((a ^ b ^ res) & 0x10) != 0;
 		break;
 	case SOFT_LF_LOGIC:
-	default:
-		break;
+	default: break;
 	}
 	if (cf)
 		f |= FL_CF;
@@ -106,12 +105,12 @@ bool soft_cond(struct soft_cpu *c, unsigned cc)
 		uint64_t sign = 1ULL << (c->lf.size * 8 - 1);
 		bool r;
 		switch (cc >> 1) {
-		case 1: r = a < b; break;                       /* B */
-		case 2: r = a == b; break;                      /* E */
-		case 3: r = a <= b; break;                      /* BE */
-		case 4: r = ((a - b) & sign) != 0; break;       /* S */
-		case 6: r = (a ^ sign) < (b ^ sign); break;     /* L */
-		default: r = (a ^ sign) <= (b ^ sign); break;   /* LE */
+		case 1: r = a < b; break;                     /* B */
+		case 2: r = a == b; break;                    /* E */
+		case 3: r = a <= b; break;                    /* BE */
+		case 4: r = ((a - b) & sign) != 0; break;     /* S */
+		case 6: r = (a ^ sign) < (b ^ sign); break;   /* L */
+		default: r = (a ^ sign) <= (b ^ sign); break; /* LE */
 		}
 		return r ^ (cc & 1);
 	}

@@ -60,8 +60,7 @@ static const struct soft_tlb_entry *page_fault(struct soft_cpu *c, uint64_t la, 
 		ec |= SOFT_PFEC_W;
 	if (c->cpl == 3 && !(access & SOFT_ACC_SUPER))
 		ec |= SOFT_PFEC_U;
-	if (kind == SOFT_ACC_EXEC &&
-	    ((c->state.efer & EFER_NXE) || (c->state.cr4 & CR4_SMEP)))
+	if (kind == SOFT_ACC_EXEC && ((c->state.efer & EFER_NXE) || (c->state.cr4 & CR4_SMEP)))
 		ec |= SOFT_PFEC_I;
 	soft_raise(c, SOFT_PF, true, ec);
 	c->exc.cr2 = la;
@@ -85,11 +84,11 @@ static uint64_t load_pte(const uint8_t *p, unsigned size)
 static bool cas_pte(uint8_t *p, unsigned size, uint64_t old, uint64_t new)
 {
 	if (size == 8)
-		return __atomic_compare_exchange_n((uint64_t *)p, &old, new, false, __ATOMIC_ACQ_REL,
-		                                   __ATOMIC_ACQUIRE);
+		return __atomic_compare_exchange_n((uint64_t *)p, &old, new, false,
+		                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	uint32_t o = (uint32_t)old;
-	return __atomic_compare_exchange_n((uint32_t *)p, &o, (uint32_t)new, false, __ATOMIC_ACQ_REL,
-	                                   __ATOMIC_ACQUIRE);
+	return __atomic_compare_exchange_n((uint32_t *)p, &o, (uint32_t) new, false,
+	                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 static const struct soft_tlb_entry *walk(struct soft_cpu *c, uint64_t la, unsigned access,
@@ -145,7 +144,8 @@ static const struct soft_tlb_entry *walk(struct soft_cpu *c, uint64_t la, unsign
 		unsigned rights = SOFT_TLB_W | SOFT_TLB_U;
 		uint64_t frame = 0, pte = 0;
 		for (unsigned level = levels; level >= 1; level--) {
-			unsigned shift = pte_size == 8 ? 12 + 9 * (level - 1) : 12 + 10 * (level - 1);
+			unsigned shift =
+			    pte_size == 8 ? 12 + 9 * (level - 1) : 12 + 10 * (level - 1);
 			uint64_t idx = (la >> shift) & (pte_size == 8 ? 511 : 1023);
 			uint8_t *p = mem_ptr(c->mem, table + idx * pte_size, pte_size);
 			pte = p ? load_pte(p, pte_size) : ~0ULL;
@@ -163,7 +163,8 @@ static const struct soft_tlb_entry *walk(struct soft_cpu *c, uint64_t la, unsign
 				if (levels == 4 && level == 4)
 					rsvd |= PTE_PS;
 				if (large)
-					rsvd |= ((1ULL << (shift - 1)) - 1) & ~0x1fffULL; /* below the frame, above PAT */
+					rsvd |= ((1ULL << (shift - 1)) - 1) &
+					        ~0x1fffULL; /* below the frame, above PAT */
 			} else if (large) {
 				rsvd = 1ULL << 21; /* PSE-36: bits 20:13 are address bits 39:32 */
 			}
@@ -180,10 +181,11 @@ static const struct soft_tlb_entry *walk(struct soft_cpu *c, uint64_t la, unsign
 			if (leaf) {
 				uint64_t offset_mask = (1ULL << shift) - 1;
 				if (pte_size == 8)
-					frame = (pte & PHYS_MASK & ~offset_mask) | (la & offset_mask & ~0xfffULL);
+					frame = (pte & PHYS_MASK & ~offset_mask) |
+					        (la & offset_mask & ~0xfffULL);
 				else if (large)
-					frame = (pte & 0xffc00000ULL) | (((pte >> 13) & 0xff) << 32) |
-					        (la & 0x3ff000ULL);
+					frame = (pte & 0xffc00000ULL) |
+					        (((pte >> 13) & 0xff) << 32) | (la & 0x3ff000ULL);
 				else
 					frame = pte & 0xfffff000ULL;
 				break;
@@ -202,7 +204,8 @@ static const struct soft_tlb_entry *walk(struct soft_cpu *c, uint64_t la, unsign
 			uint64_t want = steps[i].pte | PTE_A;
 			if (steps[i].leaf && kind == SOFT_ACC_WRITE)
 				want |= PTE_D;
-			if (want != steps[i].pte && !cas_pte(steps[i].host, pte_size, steps[i].pte, want))
+			if (want != steps[i].pte &&
+			    !cas_pte(steps[i].host, pte_size, steps[i].pte, want))
 				raced = true;
 			steps[i].pte = want;
 		}
@@ -230,17 +233,20 @@ void soft_mmu_refresh_ctx(struct soft_cpu *c)
 {
 	const struct cpu_state *s = &c->state;
 	bool smap = s->cr4 & CR4_SMAP;
-	c->tlb_ctx = (uint8_t)(1 | (c->cpl == 3) << 1 | ((s->cr0 & CR0_WP) != 0) << 2 |
-	                       ((s->cr4 & CR4_SMEP) != 0) << 3 | smap << 4 |
-	                       (smap && (s->rflags & FL_AC)) << 5 | ((s->efer & EFER_NXE) != 0) << 6);
+	c->tlb_ctx =
+	    (uint8_t)(1 | (c->cpl == 3) << 1 | ((s->cr0 & CR0_WP) != 0) << 2 |
+	              ((s->cr4 & CR4_SMEP) != 0) << 3 | smap << 4 |
+	              (smap && (s->rflags & FL_AC)) << 5 | ((s->efer & EFER_NXE) != 0) << 6);
 }
 
 /* What the entry allows without a walk, in the current context. */
 static void set_fast_rights(struct soft_cpu *c, struct soft_tlb_entry *e)
 {
-	e->ok = (uint8_t)((rights_allow(c, e->perm, SOFT_ACC_READ) ? 1 : 0) |
-	                  (rights_allow(c, e->perm, SOFT_ACC_WRITE) && (e->perm & SOFT_TLB_DIRTY) ? 2 : 0) |
-	                  (rights_allow(c, e->perm, SOFT_ACC_EXEC) ? 4 : 0));
+	e->ok =
+	    (uint8_t)((rights_allow(c, e->perm, SOFT_ACC_READ) ? 1 : 0) |
+	              (rights_allow(c, e->perm, SOFT_ACC_WRITE) && (e->perm & SOFT_TLB_DIRTY) ? 2
+	                                                                                      : 0) |
+	              (rights_allow(c, e->perm, SOFT_ACC_EXEC) ? 4 : 0));
 	e->ctx = c->tlb_ctx;
 }
 

@@ -19,7 +19,7 @@
 #include "engine/engine.h"
 #include "mem.h"
 
-#define SOFT_TLB_SIZE 1024   /* direct-mapped, power of two */
+#define SOFT_TLB_SIZE 1024    /* direct-mapped, power of two */
 #define SOFT_ICACHE_SIZE 2048 /* direct-mapped, power of two */
 #define SOFT_MAX_INSN_LEN 15
 
@@ -34,9 +34,22 @@ enum soft_exit {
 
 /* Exception vectors the interpreter raises. */
 enum {
-	SOFT_DE = 0, SOFT_DB = 1, SOFT_BP = 3, SOFT_OF = 4, SOFT_BR = 5, SOFT_UD = 6,
-	SOFT_NM = 7, SOFT_DF = 8, SOFT_TS = 10, SOFT_NP = 11, SOFT_SS = 12, SOFT_GP = 13,
-	SOFT_PF = 14, SOFT_MF = 16, SOFT_AC = 17, SOFT_XM = 19,
+	SOFT_DE = 0,
+	SOFT_DB = 1,
+	SOFT_BP = 3,
+	SOFT_OF = 4,
+	SOFT_BR = 5,
+	SOFT_UD = 6,
+	SOFT_NM = 7,
+	SOFT_DF = 8,
+	SOFT_TS = 10,
+	SOFT_NP = 11,
+	SOFT_SS = 12,
+	SOFT_GP = 13,
+	SOFT_PF = 14,
+	SOFT_MF = 16,
+	SOFT_AC = 17,
+	SOFT_XM = 19,
 };
 
 /* #PF error code bits. */
@@ -51,7 +64,7 @@ struct soft_exception {
 	uint8_t vector;
 	bool has_error;
 	uint32_t error;
-	uint64_t cr2; /* faulting linear address, for #PF */
+	uint64_t cr2;     /* faulting linear address, for #PF */
 	bool software;    /* INT n, INT3: a trap whose gate DPL is checked... */
 	uint8_t insn_len; /* ...returning past the instruction, insn_len long */
 	bool external;    /* an external interrupt (soft_cpu_inject_interrupt()) */
@@ -60,8 +73,8 @@ struct soft_exception {
 /* One soft-TLB entry: a 4 KiB linear page (large pages are entered per 4 KiB
  * piece). perm holds the combined rights of every level of the walk. */
 struct soft_tlb_entry {
-	uint64_t vpn; /* linear address >> 12; SOFT_TLB_EMPTY when unused */
-	uint64_t gpa; /* physical address of the 4 KiB frame */
+	uint64_t vpn;  /* linear address >> 12; SOFT_TLB_EMPTY when unused */
+	uint64_t gpa;  /* physical address of the 4 KiB frame */
 	uint8_t *host; /* host address of the frame, NULL when not RAM (MMIO) */
 	uint16_t pcid;
 	uint8_t perm; /* SOFT_TLB_* */
@@ -80,21 +93,21 @@ struct soft_tlb_entry {
  * is executed without looking at the bytes again. */
 struct soft_insn {
 	int64_t disp;
-	uint64_t imm;   /* first immediate, sign-extended per its encoding */
-	uint16_t imm2;  /* ENTER's second immediate (byte) */
-	uint16_t op;    /* map << 8 | opcode; map 0 one-byte, 1 0F, 2 0F38, 3 0F3A */
+	uint64_t imm;  /* first immediate, sign-extended per its encoding */
+	uint16_t imm2; /* ENTER's second immediate (byte) */
+	uint16_t op;   /* map << 8 | opcode; map 0 one-byte, 1 0F, 2 0F38, 3 0F3A */
 	uint8_t len;
-	uint8_t pfx;    /* SOFT_PFX_* */
-	uint8_t seg;    /* segment of the memory operand (override or default) */
-	uint8_t rex;    /* the REX byte, 0 if none */
+	uint8_t pfx; /* SOFT_PFX_* */
+	uint8_t seg; /* segment of the memory operand (override or default) */
+	uint8_t rex; /* the REX byte, 0 if none */
 	uint8_t modrm;
-	uint8_t osize;  /* effective operand size in bytes: 2, 4 or 8 */
-	uint8_t asize;  /* effective address size in bytes: 2, 4 or 8 */
-	uint8_t reg;    /* ModRM.reg with REX.R, or the register of +r opcodes */
-	uint8_t rm;     /* ModRM.rm with REX.B for register operands */
-	uint8_t mem;    /* 1 when the r/m operand is memory */
+	uint8_t osize;       /* effective operand size in bytes: 2, 4 or 8 */
+	uint8_t asize;       /* effective address size in bytes: 2, 4 or 8 */
+	uint8_t reg;         /* ModRM.reg with REX.R, or the register of +r opcodes */
+	uint8_t rm;          /* ModRM.rm with REX.B for register operands */
+	uint8_t mem;         /* 1 when the r/m operand is memory */
 	uint8_t base, index; /* SOFT_NOREG when absent, SOFT_RIPREL for RIP-relative */
-	uint8_t scale;  /* log2 of the index scale */
+	uint8_t scale;       /* log2 of the index scale */
 	uint8_t has_modrm;
 };
 #define SOFT_NOREG 0xff
@@ -104,7 +117,7 @@ struct soft_insn {
 #define SOFT_PFX_REPNE 0x04 /* F2 */
 #define SOFT_PFX_OPSIZE 0x08
 #define SOFT_PFX_ADSIZE 0x10
-#define SOFT_PFX_SEG 0x20   /* an explicit segment override */
+#define SOFT_PFX_SEG 0x20 /* an explicit segment override */
 
 /* Decode modes: the default operand/address size of the code segment. */
 enum soft_mode { SOFT_MODE_16, SOFT_MODE_32, SOFT_MODE_64 };
@@ -167,8 +180,8 @@ struct soft_cpu {
 	uint8_t tlb_ctx; /* CPL3, WP, SMEP, SMAP, AC, NXE: what soft_tlb_entry.ok depends on */
 
 	struct soft_lazy_flags lf;
-	uint64_t icount; /* retired instructions, the time base of RDTSC */
-	uint32_t apic_id; /* reported by CPUID; the glue sets it per vCPU */
+	uint64_t icount;    /* retired instructions, the time base of RDTSC */
+	uint32_t apic_id;   /* reported by CPUID; the glue sets it per vCPU */
 	uint8_t int_shadow; /* instructions left during which STI blocks interrupts */
 	bool exc_external;  /* delivery in progress is of an external interrupt */
 

@@ -40,8 +40,14 @@
 
 /* Lazy flag operations. */
 enum {
-	SOFT_LF_NONE, SOFT_LF_ADD, SOFT_LF_ADC, SOFT_LF_SUB, SOFT_LF_SBB,
-	SOFT_LF_LOGIC, SOFT_LF_INC, SOFT_LF_DEC,
+	SOFT_LF_NONE,
+	SOFT_LF_ADD,
+	SOFT_LF_ADC,
+	SOFT_LF_SUB,
+	SOFT_LF_SBB,
+	SOFT_LF_LOGIC,
+	SOFT_LF_INC,
+	SOFT_LF_DEC,
 };
 
 /* Record an exception for the current instruction; always returns -1 so an
@@ -58,14 +64,18 @@ static inline uint64_t soft_size_mask(unsigned size)
 	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
 }
 
-static inline bool soft_canonical(uint64_t la) { return (uint64_t)((int64_t)(la << 16) >> 16) == la; }
+static inline bool soft_canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
 
 /* The TLB hit path, inline: everything else goes to soft_mmu_translate(). */
 static inline const struct soft_tlb_entry *soft_tlb_lookup(struct soft_cpu *c, uint64_t la,
                                                            unsigned access)
 {
 	const struct soft_tlb_entry *e = &c->tlb[(la >> 12) & (SOFT_TLB_SIZE - 1)];
-	if (__builtin_expect(e->vpn == la >> 12 && e->ctx == c->tlb_ctx && ((e->ok >> access) & 1) &&
+	if (__builtin_expect(e->vpn == la >> 12 && e->ctx == c->tlb_ctx &&
+	                         ((e->ok >> access) & 1) &&
 	                         (e->pcid == c->cur_pcid || (e->perm & SOFT_TLB_G)),
 	                     1))
 		return e;

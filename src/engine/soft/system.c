@@ -56,7 +56,8 @@ static int write_cr(struct soft_cpu *c, unsigned n, uint64_t v)
 		}
 		if (pg_off && (s->efer & EFER_LMA)) {
 			if (c->mode == SOFT_MODE_64)
-				return soft_raise(c, SOFT_GP, true, 0); /* only from compatibility mode */
+				return soft_raise(c, SOFT_GP, true,
+				                  0); /* only from compatibility mode */
 			s->efer &= ~EFER_LMA;
 		}
 		s->cr0 = v | 0x10; /* ET is hardwired */
@@ -144,7 +145,8 @@ static void set_accessed(struct soft_cpu *c, uint16_t sel, struct cpu_segment *d
 	uint64_t base = (sel & 4) ? c->state.seg[SEG_LDTR].base : c->state.gdt.base;
 	struct memref m;
 	/* the type byte of the descriptor; a failure here is not an error */
-	if (soft_mem_prepare(c, base + (sel & ~7u) + 5, 1, SOFT_ACC_WRITE | SOFT_ACC_SUPER, &m) == 0)
+	if (soft_mem_prepare(c, base + (sel & ~7u) + 5, 1, SOFT_ACC_WRITE | SOFT_ACC_SUPER, &m) ==
+	    0)
 		soft_mem_write(c, &m, (uint64_t)(0x80 | d->dpl << 5 | 0x10 | d->type));
 	else
 		c->exc.valid = false;
@@ -162,10 +164,12 @@ static int load_segment(struct soft_cpu *c, unsigned seg, uint16_t sel)
 		return 0;
 	}
 	if ((sel & ~3u) == 0) {
-		if (seg == SEG_SS && (c->mode != SOFT_MODE_64 || c->cpl == 3 || (sel & 3) != c->cpl))
+		if (seg == SEG_SS &&
+		    (c->mode != SOFT_MODE_64 || c->cpl == 3 || (sel & 3) != c->cpl))
 			return soft_raise(c, SOFT_GP, true, 0);
 		uint64_t base = s->seg[seg].base;
-		s->seg[seg] = (struct cpu_segment){.selector = sel, .unusable = 1, .dpl = (uint8_t)(sel & 3)};
+		s->seg[seg] =
+		    (struct cpu_segment){.selector = sel, .unusable = 1, .dpl = (uint8_t)(sel & 3)};
 		if (c->mode == SOFT_MODE_64 && (seg == SEG_FS || seg == SEG_GS))
 			s->seg[seg].base = base; /* the base MSR is what 64-bit code uses */
 		return 0;
@@ -223,7 +227,8 @@ static int load_tr_or_ldt(struct soft_cpu *c, bool tr, uint16_t sel)
 		hi = soft_mem_read(c, &m);
 	}
 	struct cpu_segment d = {
-	    .base = ((lo >> 16) & 0xffffff) | (((lo >> 56) & 0xff) << 24) | ((hi & 0xffffffff) << 32),
+	    .base =
+	        ((lo >> 16) & 0xffffff) | (((lo >> 56) & 0xff) << 24) | ((hi & 0xffffffff) << 32),
 	    .limit = (uint32_t)((lo & 0xffff) | (((lo >> 48) & 0xf) << 16)),
 	    .selector = sel,
 	    .type = (uint8_t)((lo >> 40) & 0xf),
@@ -260,7 +265,8 @@ static int far_transfer(struct soft_cpu *c, const struct soft_insn *i, uint16_t 
 	unsigned size = i->osize;
 	uint64_t ret = soft_x_next_rip(c, i);
 	if (!(s->cr0 & CR0_PE) || (s->rflags & FL_VM)) {
-		if (call && (soft_x_push(c, size, s->seg[SEG_CS].selector) || soft_x_push(c, size, ret)))
+		if (call &&
+		    (soft_x_push(c, size, s->seg[SEG_CS].selector) || soft_x_push(c, size, ret)))
 			return -1;
 		s->seg[SEG_CS].selector = sel;
 		s->seg[SEG_CS].base = (uint64_t)sel << 4;
@@ -278,7 +284,8 @@ static int far_transfer(struct soft_cpu *c, const struct soft_insn *i, uint16_t 
 		         call ? "call" : "jmp");
 		return soft_raise(c, SOFT_GP, true, sel & 0xfffc);
 	}
-	if (!(d.type & 8) || ((d.type & 4) ? d.dpl > c->cpl : ((sel & 3) > c->cpl || d.dpl != c->cpl)))
+	if (!(d.type & 8) ||
+	    ((d.type & 4) ? d.dpl > c->cpl : ((sel & 3) > c->cpl || d.dpl != c->cpl)))
 		return soft_raise(c, SOFT_GP, true, sel & 0xfffc);
 	if (!d.present)
 		return soft_raise(c, SOFT_NP, true, sel & 0xfffc);
@@ -425,14 +432,15 @@ static int wrmsr(struct soft_cpu *c, uint32_t msr, uint64_t v)
 		if (v & ~(writable | EFER_LMA))
 			return soft_raise(c, SOFT_GP, true, 0);
 		if ((s->cr0 & CR0_PG) && ((v ^ s->efer) & EFER_LME))
-			return soft_raise(c, SOFT_GP, true, 0); /* LME changes only with paging off */
+			return soft_raise(c, SOFT_GP, true,
+			                  0); /* LME changes only with paging off */
 		s->efer = (s->efer & EFER_LMA) | (v & writable);
 		soft_cpu_flush_tlb(c);
 		return 0;
 	}
 	default:
-		if (msr == 0x2ff || (msr >= 0x200 && msr <= 0x21f) || msr == 0x250 || msr == 0x258 ||
-		    msr == 0x259 || (msr >= 0x268 && msr <= 0x26f))
+		if (msr == 0x2ff || (msr >= 0x200 && msr <= 0x21f) || msr == 0x250 ||
+		    msr == 0x258 || msr == 0x259 || (msr >= 0x268 && msr <= 0x26f))
 			return 0;
 		return soft_raise(c, SOFT_GP, true, 0);
 	}
@@ -526,19 +534,18 @@ static int group6(struct soft_cpu *c, const struct soft_insn *i)
 	if (!(c->state.cr0 & CR0_PE) || (c->state.rflags & FL_VM))
 		return soft_raise(c, SOFT_UD, false, 0);
 	switch (r) {
-	case 0: /* SLDT */
-	case 1: /* STR */
+	case 0:                                              /* SLDT */
+	case 1:                                              /* STR */
 		if ((c->state.cr4 & (1ULL << 11)) && c->cpl) /* UMIP */
 			return soft_raise(c, SOFT_GP, true, 0);
 		return soft_x_rm_write(c, i, i->mem ? 2 : i->osize,
 		                       c->state.seg[r ? SEG_TR : SEG_LDTR].selector);
-	case 2: /* LLDT */
-	case 3: /* LTR */
+	case 2:                                                   /* LLDT */
+	case 3:                                                   /* LTR */
 		if (privileged(c) || soft_x_rm_read(c, i, 2, &v)) /* privilege before the operand */
 			return -1;
 		return load_tr_or_ldt(c, r == 3, (uint16_t)v);
-	default:
-		return soft_raise(c, SOFT_UD, false, 0); /* VERR/VERW: later */
+	default: return soft_raise(c, SOFT_UD, false, 0); /* VERR/VERW: later */
 	}
 }
 
@@ -582,7 +589,7 @@ static int group7(struct soft_cpu *c, const struct soft_insn *i)
 	uint64_t ea = soft_x_ea(c, i), v;
 	unsigned base_size = c->mode == SOFT_MODE_64 ? 8 : 4;
 	switch (r) {
-	case 0: /* SGDT */
+	case 0:   /* SGDT */
 	case 1: { /* SIDT */
 		if ((s->cr4 & (1ULL << 11)) && c->cpl)
 			return soft_raise(c, SOFT_GP, true, 0);
@@ -592,7 +599,7 @@ static int group7(struct soft_cpu *c, const struct soft_insn *i)
 			return -1;
 		return 0;
 	}
-	case 2: /* LGDT */
+	case 2:   /* LGDT */
 	case 3: { /* LIDT */
 		uint64_t limit, base;
 		if (privileged(c))
@@ -609,8 +616,7 @@ static int group7(struct soft_cpu *c, const struct soft_insn *i)
 		t->limit = (uint16_t)limit;
 		return 0;
 	}
-	case 4: /* SMSW m16 */
-		return soft_x_rm_write(c, i, 2, s->cr0);
+	case 4: /* SMSW m16 */ return soft_x_rm_write(c, i, 2, s->cr0);
 	case 6: /* LMSW */
 	lmsw:
 		if (privileged(c) || soft_x_rm_read(c, i, 2, &v))
@@ -629,8 +635,7 @@ static int group7(struct soft_cpu *c, const struct soft_insn *i)
 			soft_tlb_flush_page(c, la);
 		}
 		return 0;
-	default:
-		return soft_raise(c, SOFT_UD, false, 0);
+	default: return soft_raise(c, SOFT_UD, false, 0);
 	}
 }
 
@@ -667,12 +672,24 @@ static int exec_system(struct soft_cpu *c, const struct soft_insn *i)
 		if (r == SEG_SS)
 			c->int_shadow = 2;
 		break;
-	case 0x06: case 0x0e: case 0x16: case 0x1e: /* PUSH ES/CS/SS/DS (not 64-bit) */
-	case 0x1a0: case 0x1a8:                      /* PUSH FS/GS */
-		if (soft_x_push(c, i->osize, s->seg[op < 0x100 ? op >> 3 : op == 0x1a0 ? SEG_FS : SEG_GS].selector))
+	case 0x06:
+	case 0x0e:
+	case 0x16:
+	case 0x1e: /* PUSH ES/CS/SS/DS (not 64-bit) */
+	case 0x1a0:
+	case 0x1a8: /* PUSH FS/GS */
+		if (soft_x_push(c, i->osize,
+		                s->seg[op < 0x100    ? op >> 3
+		                       : op == 0x1a0 ? SEG_FS
+		                                     : SEG_GS]
+		                    .selector))
 			return -1;
 		break;
-	case 0x07: case 0x17: case 0x1f: case 0x1a1: case 0x1a9: { /* POP Sreg */
+	case 0x07:
+	case 0x17:
+	case 0x1f:
+	case 0x1a1:
+	case 0x1a9: { /* POP Sreg */
 		unsigned seg = op < 0x100 ? op >> 3 : op == 0x1a1 ? SEG_FS : SEG_GS;
 		uint64_t old_sp = s->gpr[GPR_RSP];
 		if (soft_x_stack_peek(c, 0, i->osize, &v))
@@ -686,10 +703,11 @@ static int exec_system(struct soft_cpu *c, const struct soft_insn *i)
 			c->int_shadow = 2;
 		break;
 	}
-	case 0x9a: case 0xea: /* CALL/JMP ptr16:16/32 (not in 64-bit mode) */
+	case 0x9a:
+	case 0xea: /* CALL/JMP ptr16:16/32 (not in 64-bit mode) */
 		return far_transfer(c, i, i->imm2, i->imm, op == 0x9a);
-	case 0xca: case 0xcb: /* RETF [imm16] */
-		return far_return(c, i, op == 0xca ? i->imm & 0xffff : 0);
+	case 0xca:
+	case 0xcb: /* RETF [imm16] */ return far_return(c, i, op == 0xca ? i->imm & 0xffff : 0);
 	case 0xff: /* CALL/JMP m16:16/32/64 */
 		if (!i->mem)
 			return soft_raise(c, SOFT_UD, false, 0);
@@ -711,21 +729,25 @@ static int exec_system(struct soft_cpu *c, const struct soft_insn *i)
 			return -1;
 		s->cr0 &= ~CR0_TS;
 		break;
-	case 0x108: case 0x109: /* INVD, WBINVD: no caches to write back */
+	case 0x108:
+	case 0x109: /* INVD, WBINVD: no caches to write back */
 		if (privileged(c))
 			return -1;
 		break;
-	case 0x120: case 0x122:
+	case 0x120:
+	case 0x122:
 		if (mov_cr(c, i, op == 0x122))
 			return -1;
 		break;
-	case 0x121: case 0x123:
+	case 0x121:
+	case 0x123:
 		if (mov_dr(c, i, op == 0x123))
 			return -1;
 		break;
 	case 0x130: /* WRMSR */
 		if (privileged(c) ||
-		    wrmsr(c, (uint32_t)s->gpr[GPR_RCX], (s->gpr[GPR_RDX] << 32) | (s->gpr[GPR_RAX] & 0xffffffffULL)))
+		    wrmsr(c, (uint32_t)s->gpr[GPR_RCX],
+		          (s->gpr[GPR_RDX] << 32) | (s->gpr[GPR_RAX] & 0xffffffffULL)))
 			return -1;
 		break;
 	case 0x132: /* RDMSR */
@@ -734,8 +756,7 @@ static int exec_system(struct soft_cpu *c, const struct soft_insn *i)
 		s->gpr[GPR_RAX] = v & 0xffffffffULL;
 		s->gpr[GPR_RDX] = v >> 32;
 		break;
-	default:
-		return soft_raise(c, SOFT_UD, false, 0);
+	default: return soft_raise(c, SOFT_UD, false, 0);
 	}
 	s->rip = soft_x_next_rip(c, i);
 	return SOFT_X_RETIRED;
