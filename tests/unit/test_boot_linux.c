@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "boot/boot.h"
+#include "boot_fixture.h"
 #include "test.h"
 #include "util/file.h"
 
@@ -131,37 +132,18 @@ static size_t bz_build(uint8_t *buf, const struct bz_opts *o)
 
 static uint8_t image[64 * 1024];
 
-struct fixture {
-	struct guest_mem mem;
-	struct boot_request req;
-	struct cpu_state cpu;
-	struct error err;
-};
-
 static int fx_init(struct fixture *f, uint64_t ram)
 {
-	memset(f, 0, sizeof *f);
-	struct error err;
-	if (mem_init(&f->mem, ram, false, &err) < 0) {
-		printf("  mem_init: %s\n", err.msg);
+	if (fx_setup(f, ram, "test-bzImage") < 0)
 		return -1;
-	}
-	f->req.kernel.name = "test-bzImage";
 	return 0;
 }
 
 static int fx_load(struct fixture *f, const uint8_t *img, size_t size)
 {
-	f->req.kernel.data = img;
-	f->req.kernel.size = size;
-	f->err.msg[0] = '\0';
-	return linux_load(&f->mem, &f->req, &f->cpu, &f->err);
+	return fx_run(f, linux_load, img, size);
 }
 
-static uint8_t *gp(struct fixture *f, uint64_t gpa, uint64_t len)
-{
-	return mem_ptr(&f->mem, gpa, len);
-}
 static uint8_t *zp(struct fixture *f)
 {
 	return gp(f, BOOT_ZERO_PAGE_ADDR, 4096);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "boot/boot.h"
+#include "boot_fixture.h"
 #include "test.h"
 
 #define FUZZ_MODULE_SEPARATOR "\n--ringfold-module--\n"
@@ -126,37 +127,18 @@ static const struct aout aout_default = {0x100040, 0x100000, 0, 0x110000, 0x1000
 
 /* ---- fixture ---- */
 
-struct fixture {
-	struct guest_mem mem;
-	struct boot_request req;
-	struct cpu_state cpu;
-	struct error err;
-};
-
 static int fx_init(struct fixture *f, uint64_t ram)
 {
-	memset(f, 0, sizeof *f);
-	struct error err;
-	if (mem_init(&f->mem, ram, false, &err) < 0) {
-		printf("  mem_init: %s\n", err.msg);
+	if (fx_setup(f, ram, "/images/kernel.elf") < 0)
 		return -1;
-	}
-	f->req.kernel.name = "/images/kernel.elf";
 	return 0;
 }
 
 static int fx_load(struct fixture *f, const uint8_t *img, size_t size)
 {
-	f->req.kernel.data = img;
-	f->req.kernel.size = size;
-	f->err.msg[0] = '\0';
-	return multiboot_load(&f->mem, &f->req, &f->cpu, &f->err);
+	return fx_run(f, multiboot_load, img, size);
 }
 
-static uint8_t *gp(struct fixture *f, uint64_t gpa, uint64_t len)
-{
-	return mem_ptr(&f->mem, gpa, len);
-}
 static uint32_t g32(struct fixture *f, uint64_t gpa)
 {
 	uint8_t *p = gp(f, gpa, 4);

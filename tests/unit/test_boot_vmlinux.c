@@ -19,6 +19,7 @@
 
 #include "boot/boot.h"
 #include "boot/linux_payload.h"
+#include "boot_fixture.h"
 #include "test.h"
 
 #define MiB (1ULL << 20)
@@ -207,35 +208,20 @@ static uint8_t elf[MAX_ELF];
 static uint8_t packed[256 * 1024];
 static uint8_t image[512 * 1024];
 
-struct fixture {
-	struct guest_mem mem;
-	struct boot_request req;
-	struct cpu_state cpu;
-	struct error err;
-};
-
 /* Guest RAM filled with 0xAA, so zeroing and untouched areas both show. */
 static int fx_init(struct fixture *f, uint64_t ram)
 {
-	memset(f, 0, sizeof *f);
-	struct error err;
-	if (mem_init(&f->mem, ram, false, &err) < 0) {
-		printf("  mem_init: %s\n", err.msg);
+	if (fx_setup(f, ram, "test-vmlinuz") < 0)
 		return -1;
-	}
 	memset(mem_ptr(&f->mem, 0, ram < 3072 * MiB ? ram : 3072 * MiB), 0xaa,
 	       ram < 3072 * MiB ? ram : 3072 * MiB);
-	f->req.kernel.name = "test-vmlinuz";
 	f->req.host_decompress = true;
 	return 0;
 }
 
 static int fx_load(struct fixture *f, const uint8_t *img, size_t size)
 {
-	f->req.kernel.data = img;
-	f->req.kernel.size = size;
-	f->err.msg[0] = '\0';
-	return linux_load(&f->mem, &f->req, &f->cpu, &f->err);
+	return fx_run(f, linux_load, img, size);
 }
 
 static bool has(const char *msg, const char *needle)
