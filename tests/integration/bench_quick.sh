@@ -80,6 +80,7 @@ for v in "${vmms[@]}"; do
 	else
 		check_metric idle cpu_ms_per_10s "$v"
 		check_metric idle stat_cpu_ms_per_10s "$v"
+		check_metric idle guest_tsc_mhz "$v"
 	fi
 	check_metric cpu wall_ms "$v"
 	check_metric cpu guest_mcycles "$v"
