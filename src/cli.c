@@ -33,7 +33,8 @@ void cli_print_run_help(void)
 	    "  -m, --mem SIZE         guest RAM, e.g. 256M, 4G (default 256M; a bare number is "
 	    "MiB)\n"
 	    "  -c, --cpus N           number of vCPUs, 1 to %d (default 1)\n"
-	    "  -e, --engine ENGINE    auto, kvm or soft (default auto)\n"
+	    "  -e, --engine ENGINE    auto, kvm or soft (default auto: kvm if /dev/kvm runs guest\n"
+	    "                         kernel code in hardware, else soft)\n"
 	    "      --console DEST     stdio (default) or a file the guest's console is written to\n"
 	    "      --hugepages        back guest RAM with 2 MiB huge pages (hugetlbfs)\n"
 	    "      --no-reboot        exit (status 8) when the guest resets instead of rebooting\n"
@@ -100,7 +101,7 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 	cfg->cpus = 1;
 	cfg->engine = ENGINE_AUTO;
 	cfg->console = "stdio";
-	*verbosity = LOG_WARN;
+	*verbosity = LOG_NOTICE;
 
 	opterr = 0;
 	optind = 1;

@@ -21,12 +21,21 @@ static const struct engine_ops *choose_engine(enum engine_kind kind)
 	case ENGINE_SOFT: return &soft_engine_ops;
 	case ENGINE_AUTO:
 	default:
-		if (kvm_engine_ops.usable(why, sizeof why)) {
-			log_info("engine: kvm (/dev/kvm is usable)");
-			return &kvm_engine_ops;
+		if (!kvm_engine_ops.usable(why, sizeof why)) {
+			log_notice("engine: soft (the kvm engine cannot run here: %s)", why);
+			return &soft_engine_ops;
 		}
-		log_info("engine: soft (the kvm engine cannot run here: %s)", why);
-		return &soft_engine_ops;
+		double ns;
+		if (kvm_probe_kernel_speed(&ns) == 0 && ns > KVM_SLOW_NS_PER_INSN) {
+			log_notice(
+			    "engine: soft (/dev/kvm runs guest kernel code at %.0f ns per "
+			    "instruction: it emulates it, so the soft engine is faster here; "
+			    "--engine kvm overrides)",
+			    ns);
+			return &soft_engine_ops;
+		}
+		log_info("engine: kvm (/dev/kvm is usable and runs guest kernel code in hardware)");
+		return &kvm_engine_ops;
 	}
 }
 

@@ -84,6 +84,11 @@ struct engine_ops {
 };
 
 extern const struct engine_ops kvm_engine_ops;
+/* Wall time per guest ring-0 instruction on /dev/kvm, from a short probe;
+ * -1 if it could not be measured. Tells hardware from an emulating kvm. */
+int kvm_probe_kernel_speed(double *ns_per_insn);
+/* Above this, /dev/kvm emulates guest kernel code (hardware: a few ns). */
+#define KVM_SLOW_NS_PER_INSN 50.0
 extern const struct engine_ops soft_engine_ops;
 
 #endif

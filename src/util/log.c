@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static enum log_level current_level = LOG_WARN;
+static enum log_level current_level = LOG_NOTICE;
 
 void log_set_level(enum log_level level)
 {
@@ -17,7 +17,7 @@ bool log_enabled(enum log_level level)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
+	static const char *const prefix[] = {"error: ", "warning: ", "", "", "debug: "};
 	if (!log_enabled(level))
 		return;
 	/* Build the line first so that concurrent vCPU threads do not interleave

@@ -57,4 +57,18 @@ if [ -f "$TESTKERNEL" ]; then
 else
 	fail "test kernel missing at $TESTKERNEL (run make guest)"
 fi
+# --engine auto says which engine it chose and why, and the guest runs on it.
+if [ -f "$TESTKERNEL" ]; then
+	err=$("$RINGFOLD" run -v --engine auto --kernel "$TESTKERNEL" --console "$t_tmp/auto.txt" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" -eq 33 ] || [ "$rc" -eq 35 ]; then
+		if grep -qE "^ringfold: engine: (kvm|soft) \(.+\)$" <<<"$err"; then
+			pass "--engine auto: $(grep -E '^ringfold: engine:' <<<"$err" | head -n1)"
+		else
+			fail "--engine auto does not say which engine and why" "$err"
+		fi
+	else
+		fail "--engine auto: exit status $rc" "$err"
+	fi
+fi
 finish
