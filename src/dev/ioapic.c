@@ -13,6 +13,7 @@
 
 #include "bus.h"
 #include "util/log.h"
+#include "util/mutex.h"
 
 #define REG_ID 0x00
 #define REG_VERSION 0x01
@@ -35,15 +36,6 @@ struct ioapic {
 	pthread_mutex_t *lock;
 	bool registered;
 };
-
-static void init_recursive_mutex(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-}
 
 static void send(struct ioapic *io, unsigned pin)
 {

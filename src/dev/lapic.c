@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/mutex.h"
 
 /* Register offsets (xAPIC MMIO; the x2APIC MSR is 0x800 + offset / 16). */
 #define REG_ID 0x020
@@ -120,15 +121,6 @@ struct apic_bus {
 	pthread_mutex_t *lock;
 	struct lapic *cpus[LAPIC_MAX_CPUS];
 };
-
-static void init_recursive_mutex(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-}
 
 static void lock(struct lapic *l)
 {

@@ -22,6 +22,7 @@
 
 #include "bus.h"
 #include "util/log.h"
+#include "util/mutex.h"
 
 struct pic_chip {
 	uint8_t irr, isr, imr;
@@ -45,15 +46,6 @@ struct pic {
 	pthread_mutex_t *lock;
 	int registered; /* port ranges claimed, in pic_ranges order */
 };
-
-static void init_recursive_mutex(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-}
 
 /* Inputs whose IRR follows the line (the cascade input is handled apart). */
 static uint8_t level_inputs(const struct pic_chip *c, bool master)

@@ -24,6 +24,7 @@
 
 #include "bus.h"
 #include "util/log.h"
+#include "util/mutex.h"
 
 #define RW_LATCH 0
 #define RW_LSB 1
@@ -63,15 +64,6 @@ struct pit {
 	pthread_mutex_t *lock;
 	int registered;
 };
-
-static void init_recursive_mutex(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-}
 
 static uint32_t bcd_to_bin(uint16_t v)
 {
