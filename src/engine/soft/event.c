@@ -374,6 +374,24 @@ int soft_deliver(struct soft_cpu *c)
 
 /* Protected-mode IRET (not to or from virtual-8086 mode, no task return):
  * EIP, CS, EFLAGS, and ESP, SS when returning to an outer level. */
+/* The code segment an IRET returns to, checked as the SDM's IRET pseudocode
+ * says for protected and long mode: a non-null selector whose RPL is not
+ * more privileged than the CPL, naming a present code segment of the right
+ * DPL (conforming: DPL <= RPL; otherwise DPL == RPL). */
+static int load_return_cs(struct soft_cpu *c, uint16_t cs_sel, struct cpu_segment *cs)
+{
+	unsigned rpl = cs_sel & 3;
+	if ((cs_sel & ~3u) == 0 || rpl < c->cpl)
+		return soft_raise(c, SOFT_GP, true, cs_sel & 0xfffc);
+	if (soft_load_descriptor(c, cs_sel, 0, cs))
+		return -1;
+	if (!cs->s || !(cs->type & 8) || ((cs->type & 4) ? cs->dpl > rpl : cs->dpl != rpl))
+		return soft_raise(c, SOFT_GP, true, cs_sel & 0xfffc);
+	if (!cs->present)
+		return soft_raise(c, SOFT_NP, true, cs_sel & 0xfffc);
+	return 0;
+}
+
 static int iret_protected(struct soft_cpu *c, const struct soft_insn *i)
 {
 	struct cpu_state *s = &c->state;
@@ -395,14 +413,8 @@ static int iret_protected(struct soft_cpu *c, const struct soft_insn *i)
 	uint16_t cs_sel = (uint16_t)v[1];
 	unsigned rpl = cs_sel & 3;
 	struct cpu_segment cs, ss = s->seg[SEG_SS];
-	if ((cs_sel & ~3u) == 0 || rpl < c->cpl)
-		return soft_raise(c, SOFT_GP, true, cs_sel & 0xfffc);
-	if (soft_load_descriptor(c, cs_sel, 0, &cs))
+	if (load_return_cs(c, cs_sel, &cs))
 		return -1;
-	if (!cs.s || !(cs.type & 8) || ((cs.type & 4) ? cs.dpl > rpl : cs.dpl != rpl))
-		return soft_raise(c, SOFT_GP, true, cs_sel & 0xfffc);
-	if (!cs.present)
-		return soft_raise(c, SOFT_NP, true, cs_sel & 0xfffc);
 	uint64_t eip = v[0] & (sz == 2 ? 0xffff : 0xffffffff);
 	if (eip > cs.limit)
 		return soft_raise(c, SOFT_GP, true, 0);
@@ -493,14 +505,8 @@ int soft_iret(struct soft_cpu *c, const struct soft_insn *i)
 	uint16_t cs_sel = (uint16_t)v[1], ss_sel = (uint16_t)v[4];
 	unsigned rpl = cs_sel & 3;
 	struct cpu_segment cs, ss = {0};
-	if ((cs_sel & ~3u) == 0 || rpl < c->cpl)
-		return soft_raise(c, SOFT_GP, true, cs_sel & 0xfffc);
-	if (soft_load_descriptor(c, cs_sel, 0, &cs))
+	if (load_return_cs(c, cs_sel, &cs))
 		return -1;
-	if (!cs.s || !(cs.type & 8) || ((cs.type & 4) ? cs.dpl > rpl : cs.dpl != rpl))
-		return soft_raise(c, SOFT_GP, true, cs_sel & 0xfffc);
-	if (!cs.present)
-		return soft_raise(c, SOFT_NP, true, cs_sel & 0xfffc);
 	bool to64 = cs.l && !cs.db;
 	uint64_t rip = to64 ? v[0] : v[0] & 0xffffffffULL;
 	if (to64 && !soft_canonical(rip))
