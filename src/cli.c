@@ -42,6 +42,10 @@ void cli_print_run_help(void)
 	    "                         Linux: decompress the bzImage on the host and boot its\n"
 	    "                         vmlinux (default, no KASLR), or let the kernel decompress\n"
 	    "                         itself in the guest\n"
+	    "      --clock host|icount\n"
+	    "                         guest time follows the host's monotonic clock (default),\n"
+	    "                         or the count of executed instructions (soft engine only):\n"
+	    "                         a run is then reproducible to the instruction\n"
 	    "  -v, --verbose          more diagnostics on stderr (twice for debug output)\n"
 	    "  -q, --quiet            errors only\n"
 	    "  -h, --help             this text\n"
@@ -78,7 +82,7 @@ static enum cli_result usage_error(const char *fmt, const char *arg)
 
 enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int *verbosity)
 {
-	enum { OPT_CONSOLE = 256, OPT_HUGEPAGES, OPT_NO_REBOOT, OPT_KERNEL_DECOMPRESS };
+	enum { OPT_CONSOLE = 256, OPT_HUGEPAGES, OPT_NO_REBOOT, OPT_KERNEL_DECOMPRESS, OPT_CLOCK };
 	static const struct option opts[] = {
 	    {"kernel", required_argument, NULL, 'k'},
 	    {"initrd", required_argument, NULL, 'i'},
@@ -91,6 +95,7 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 	    {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
 	    {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
 	    {"kernel-decompress", required_argument, NULL, OPT_KERNEL_DECOMPRESS},
+	    {"clock", required_argument, NULL, OPT_CLOCK},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -157,6 +162,14 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 			else
 				return usage_error("--kernel-decompress: '%s' is not host or guest",
 				                   optarg);
+			break;
+		case OPT_CLOCK:
+			if (!strcmp(optarg, "host"))
+				cfg->clock_icount = false;
+			else if (!strcmp(optarg, "icount"))
+				cfg->clock_icount = true;
+			else
+				return usage_error("--clock: '%s' is not host or icount", optarg);
 			break;
 		case 'v':
 			if (*verbosity < LOG_DEBUG)

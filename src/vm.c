@@ -126,6 +126,12 @@ void vm_request_exit(struct vm *vm, enum vm_exit_kind kind, int code)
 		vm->engine->kick(vm);
 }
 
+void vm_signal_msi(struct vm *vm, uint64_t address, uint32_t data)
+{
+	if (vm->engine && vm->engine->signal_msi)
+		vm->engine->signal_msi(vm, address, data);
+}
+
 void vm_set_irq(struct vm *vm, unsigned gsi, int level)
 {
 	if (vm->engine && vm->engine->set_irq)

@@ -30,6 +30,7 @@ struct vm_config {
 	bool hugepages;
 	bool no_reboot;
 	bool guest_decompress; /* --kernel-decompress guest: Linux decompresses itself */
+	bool clock_icount;     /* --clock icount: guest time from retired instructions */
 };
 
 /* How the machine ended. The process exit status is derived in main.c. */
@@ -100,5 +101,7 @@ static inline bool vm_exit_requested(struct vm *vm)
 }
 /* Raise/lower a machine interrupt line: the engine's interrupt controllers. */
 void vm_set_irq(struct vm *vm, unsigned gsi, int level);
+/* A PCI device's message-signalled interrupt (MSI/MSI-X), any thread. */
+void vm_signal_msi(struct vm *vm, uint64_t address, uint32_t data);
 
 #endif

@@ -22,6 +22,10 @@ void cpu_state_reset(struct cpu_state *s)
 	s->idt.limit = 0xffff;
 	s->cr0 = 0x60000010; /* CD, NW, ET */
 	s->dr[6] = 0xffff0ff0;
+	/* x87 and SSE power-up state (SDM vol. 3, table 9-1) */
+	s->fpu.fcw = 0x0040;
+	s->fpu.mxcsr = 0x1f80;
+	s->fpu.xcr0 = 1;
 	s->dr[7] = 0x400;
 	s->pat = 0x0007040600070406ULL;
 	s->apic_base = 0xfee00000;

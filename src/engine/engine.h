@@ -49,6 +49,30 @@ struct cpu_dtable {
 	uint16_t limit;
 };
 
+/* An x87 data register as it sits in memory (FSAVE/FXSAVE): a 64-bit
+ * significand with an explicit integer bit, then sign and 15-bit exponent.
+ * MMX register i is the significand of physical register i. */
+struct cpu_x87_reg {
+	uint64_t significand;
+	uint16_t sign_exp;
+};
+
+/* The floating-point and vector state: x87, MMX, SSE. The layout follows
+ * what FXSAVE stores (and KVM's struct kvm_fpu), so an engine or a snapshot
+ * moves it without translation. */
+struct cpu_fpu {
+	struct cpu_x87_reg st[8]; /* physical registers R0..R7: ST(i) is R[(TOP + i) & 7] */
+	uint16_t fcw;
+	uint16_t fsw; /* TOP is bits 11..13 */
+	uint8_t ftw;  /* abridged tag word: bit i set when R[i] is not empty */
+	uint16_t fop; /* last non-control instruction's opcode (11 bits) */
+	uint64_t fip, fdp;
+	uint16_t fcs, fds;
+	uint32_t mxcsr;
+	uint64_t xmm[16][2]; /* little-endian halves: xmm[n][0] holds bits 0..63 */
+	uint64_t xcr0;
+};
+
 struct cpu_state {
 	uint64_t gpr[16];
 	uint64_t rip, rflags;
@@ -61,6 +85,7 @@ struct cpu_state {
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t pat, apic_base, tsc;
+	struct cpu_fpu fpu;
 };
 
 /* The reset state of an x86 CPU (real mode at F000:FFF0), as after INIT. */
@@ -81,6 +106,9 @@ struct engine_ops {
 	void (*kick)(struct vm *vm);
 	/* Raise or lower an interrupt line (GSI) of the machine. */
 	void (*set_irq)(struct vm *vm, unsigned gsi, int level);
+	/* Deliver a message-signalled interrupt (the address/data pair a PCI
+	 * device writes; the address is in the 0xFEExxxxx window). */
+	void (*signal_msi)(struct vm *vm, uint64_t address, uint32_t data);
 };
 
 extern const struct engine_ops kvm_engine_ops;

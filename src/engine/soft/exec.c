@@ -594,7 +594,7 @@ void soft_x_rsp_set(struct soft_cpu *c, uint64_t v)
 
 /* --- groups of instructions --- */
 
-static int unimplemented(struct soft_cpu *c, const struct soft_insn *i)
+int soft_x_unimplemented(struct soft_cpu *c, const struct soft_insn *i)
 {
 	unsigned key = i->op & 0x3ff;
 	c->unimpl_total++;
@@ -606,6 +606,11 @@ static int unimplemented(struct soft_cpu *c, const struct soft_insn *i)
 		                             : "0f 3a ",
 		         i->op & 0xff, (unsigned long long)c->state.rip);
 	return soft_raise(c, SOFT_UD, false, 0);
+}
+
+static int unimplemented(struct soft_cpu *c, const struct soft_insn *i)
+{
+	return soft_x_unimplemented(c, i);
 }
 
 /* LOCK is allowed only on these read-modify-write instructions with a memory
@@ -1195,6 +1200,10 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 
 	if ((i->pfx & SOFT_PFX_LOCK) && !lock_allowed(i))
 		return soft_raise(c, SOFT_UD, false, 0);
+	if (soft_is_x87_op(i))
+		return soft_exec_x87(c, i);
+	if (soft_is_sse_op(i))
+		return soft_exec_sse(c, i);
 
 	switch (op) {
 	/* ADD OR ADC SBB AND SUB XOR CMP in their six forms */

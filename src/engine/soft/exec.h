@@ -25,6 +25,34 @@ int soft_load_descriptor(struct soft_cpu *cpu, uint16_t sel, uint32_t ext, struc
  * loads, far branches, MSRs, SYSCALL/SYSRET, ...). SOFT_X_*, or -1. */
 int soft_exec_system(struct soft_cpu *cpu, const struct soft_insn *insn);
 
+/* x87.c: the x87 FPU (D8..DF, FWAIT) and the FXSAVE/FXRSTOR group of 0F AE. */
+static inline bool soft_is_x87_op(const struct soft_insn *i)
+{
+	unsigned r = (i->modrm >> 3) & 7;
+	return (i->op >= 0xd8 && i->op <= 0xdf) || i->op == 0x9b ||
+	       (i->op == 0x1ae && i->mem && r <= 1 && !(i->pfx & (SOFT_PFX_REP | SOFT_PFX_REPNE)));
+}
+int soft_exec_x87(struct soft_cpu *cpu, const struct soft_insn *insn);
+
+/* sse.c: MMX, SSE and later vector extensions: the vector rows of the 0F map,
+ * LDMXCSR/STMXCSR, and the whole 0F 38 and 0F 3A maps. */
+static inline bool soft_is_sse_op(const struct soft_insn *i)
+{
+	unsigned op = i->op, r = (i->modrm >> 3) & 7;
+	if (op >= 0x200)
+		return true;
+	return (op >= 0x110 && op <= 0x117) || (op >= 0x128 && op <= 0x12f) ||
+	       (op >= 0x150 && op <= 0x17f) || (op >= 0x1c2 && op <= 0x1c6) ||
+	       (op >= 0x1d0 && op <= 0x1fe) ||
+	       (op == 0x1ae && i->mem && (r == 2 || r == 3) &&
+	        !(i->pfx & (SOFT_PFX_REP | SOFT_PFX_REPNE)));
+}
+int soft_exec_sse(struct soft_cpu *cpu, const struct soft_insn *insn);
+
+/* Count and log (once per opcode) an encoding the engine does not implement,
+ * and raise #UD for it. */
+int soft_x_unimplemented(struct soft_cpu *cpu, const struct soft_insn *insn);
+
 /* exec.c helpers shared with system.c */
 uint64_t soft_x_next_rip(const struct soft_cpu *cpu, const struct soft_insn *insn);
 uint64_t soft_x_ea(const struct soft_cpu *cpu, const struct soft_insn *insn);

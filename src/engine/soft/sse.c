@@ -1,0 +1,7 @@
+/* MMX and SSE in the soft engine (placeholder until it is implemented). */
+#include "engine/soft/exec.h"
+
+int soft_exec_sse(struct soft_cpu *c, const struct soft_insn *i)
+{
+	return soft_x_unimplemented(c, i);
+}
