@@ -183,6 +183,10 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg->clock_icount && cfg->engine == ENGINE_KVM)
+		return usage_error("--clock icount needs the soft engine (it counts its "
+		                   "instructions)%s",
+		                   "");
 	if (!cfg->kernel)
 		return usage_error("no kernel given: use --kernel FILE%s", "");
 	return CLI_OK;

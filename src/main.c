@@ -9,9 +9,13 @@
 #include "util/log.h"
 #include "vm.h"
 
-static const struct engine_ops *choose_engine(enum engine_kind kind)
+static const struct engine_ops *choose_engine(enum engine_kind kind, bool clock_icount)
 {
 	char why[256] = "";
+	if (clock_icount && kind == ENGINE_AUTO) {
+		log_info("engine: soft (--clock icount counts the soft engine's instructions)");
+		return &soft_engine_ops;
+	}
 	switch (kind) {
 	case ENGINE_KVM:
 		if (kvm_engine_ops.usable(why, sizeof why))
@@ -61,7 +65,7 @@ static int cmd_run(int argc, char **argv)
 	case CLI_OK: break;
 	}
 	log_set_level((enum log_level)verbosity);
-	const struct engine_ops *engine = choose_engine(cfg.engine);
+	const struct engine_ops *engine = choose_engine(cfg.engine, cfg.clock_icount);
 	if (!engine)
 		return EXIT_STATUS_LOAD_ERROR;
 	for (;;) {

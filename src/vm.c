@@ -61,6 +61,63 @@ out:
 	return rc;
 }
 
+static uint64_t vm_host_clock_now(void *ctx)
+{
+	const struct vm *vm = ctx;
+	return guest_clock_host_now(NULL) - vm->clock_host_base;
+}
+
+/* With --clock icount the whole run must be reproducible, the date the RTC
+ * shows included: it starts at this fixed moment (2025-01-01 00:00:00 UTC). */
+#define ICOUNT_WALL_BASE_S 1735689600LL
+
+void vm_clock_init(struct vm *vm, bool fixed_wall_clock)
+{
+	vm->clock_host_base = guest_clock_host_now(NULL);
+	vm->clock = (struct guest_clock){vm_host_clock_now, vm};
+	if (fixed_wall_clock) {
+		vm->wall_base_ns = ICOUNT_WALL_BASE_S * (int64_t)CLOCK_NS_PER_SEC;
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		vm->wall_base_ns = (int64_t)ts.tv_sec * (int64_t)CLOCK_NS_PER_SEC + ts.tv_nsec;
+	}
+}
+
+uint64_t vm_clock_now(const struct vm *vm)
+{
+	if (!vm->clock.now_ns)
+		return guest_clock_host_now(NULL);
+	return guest_clock_now(&vm->clock);
+}
+
+int64_t vm_wall_clock_ns(const struct vm *vm)
+{
+	return vm->wall_base_ns + (int64_t)vm_clock_now(vm);
+}
+
+int vm_add_timer(struct vm *vm, const struct vm_timer *timer)
+{
+	if (vm->ntimers == VM_MAX_TIMERS)
+		return -1;
+	vm->timers[vm->ntimers++] = *timer;
+	return 0;
+}
+
+uint64_t vm_timers_next_deadline_ns(struct vm *vm)
+{
+	uint64_t d = CLOCK_NEVER;
+	for (int i = 0; i < vm->ntimers; i++)
+		d = clock_deadline_min(d, vm->timers[i].next_deadline_ns(vm->timers[i].opaque));
+	return d;
+}
+
+void vm_timers_advance(struct vm *vm, uint64_t now_ns)
+{
+	for (int i = 0; i < vm->ntimers; i++)
+		vm->timers[i].advance(vm->timers[i].opaque, now_ns);
+}
+
 struct vm *vm_create(const struct vm_config *config, const struct engine_ops *engine)
 {
 	struct vm *vm = calloc(1, sizeof *vm);
@@ -73,6 +130,7 @@ struct vm *vm_create(const struct vm_config *config, const struct engine_ops *en
 	vm->ncpus = config->cpus;
 	atomic_init(&vm->exit_kind, VM_EXIT_NONE);
 	pthread_mutex_init(&vm->exit_lock, NULL);
+	vm_clock_init(vm, config->clock_icount);
 	struct error err = {{0}};
 	if (mem_init(&vm->mem, config->mem_size, config->hugepages, &err) < 0) {
 		log_error("%s", err.msg);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "dev/clock.h"
 #include "engine/engine.h"
 #include "mem.h"
 
@@ -17,6 +18,17 @@
 #define VM_MAX_INITRDS 16
 
 enum engine_kind { ENGINE_AUTO, ENGINE_KVM, ENGINE_SOFT };
+
+/* A device that keeps time by itself outside the engine's interrupt
+ * controllers (the RTC): an engine that runs the machine's timers in
+ * software asks it for its next deadline and tells it when time passed
+ * (the PIT's contract, dev/clock.h). */
+#define VM_MAX_TIMERS 4
+struct vm_timer {
+	uint64_t (*next_deadline_ns)(void *opaque); /* CLOCK_NEVER: none armed */
+	void (*advance)(void *opaque, uint64_t now_ns);
+	void *opaque;
+};
 
 struct vm_config {
 	const char *kernel;
@@ -78,6 +90,16 @@ struct vm {
 	struct rtc *rtc;
 	struct i8042 *i8042;
 	struct port80 *port80;
+	struct vm_timer timers[VM_MAX_TIMERS];
+	int ntimers;
+
+	/* Guest time, ns since the machine started; every device that keeps
+	 * time reads it through vm_clock_now(). An engine may install its own
+	 * clock before it starts the vCPUs (the soft engine's --clock icount).
+	 * A zeroed struct vm reads host monotonic time. */
+	struct guest_clock clock;
+	uint64_t clock_host_base; /* host CLOCK_MONOTONIC at guest time 0 */
+	int64_t wall_base_ns;     /* wall-clock time (Unix epoch) at guest time 0 */
 
 	/* The first exit request wins; later ones are ignored. A zeroed mutex
 	 * is a valid unlocked one, so tests may build a struct vm with {0}. */
@@ -101,6 +123,19 @@ static inline bool vm_exit_requested(struct vm *vm)
 }
 /* Raise/lower a machine interrupt line: the engine's interrupt controllers. */
 void vm_set_irq(struct vm *vm, unsigned gsi, int level);
+/* Start guest time at 0 on the host's monotonic clock; the wall clock starts
+ * at the host's UTC time, or at a fixed date (for --clock icount). */
+void vm_clock_init(struct vm *vm, bool fixed_wall_clock);
+/* Guest time in ns since the machine started, and the wall-clock time (ns
+ * since the Unix epoch) the RTC shows at it. Any thread. */
+uint64_t vm_clock_now(const struct vm *vm);
+int64_t vm_wall_clock_ns(const struct vm *vm);
+/* Register a software timer device (see struct vm_timer); 0, or -1 when full. */
+int vm_add_timer(struct vm *vm, const struct vm_timer *timer);
+/* The earliest deadline of the registered timers, and advancing them all. */
+uint64_t vm_timers_next_deadline_ns(struct vm *vm);
+void vm_timers_advance(struct vm *vm, uint64_t now_ns);
+
 /* A PCI device's message-signalled interrupt (MSI/MSI-X), any thread. */
 void vm_signal_msi(struct vm *vm, uint64_t address, uint32_t data);
 

@@ -44,7 +44,6 @@ struct acpi_pm {
 	uint8_t reset_reg;
 	bool sci_level;
 	bool warned_sleep;
-	uint64_t timer_base_ns; /* CLOCK_MONOTONIC when the timer read 0 */
 	struct acpi_pm_port ports[BLOCK_COUNT];
 };
 
@@ -59,13 +58,6 @@ static const struct {
     [BLOCK_RESET] = {ACPI_PM_RESET_PORT, 1, "acpi-reset"},
 };
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 /* Ticks of the 3.579545 MHz timer in ns nanoseconds, computed in two parts
  * so that the product cannot overflow however long the VM runs. */
 static uint64_t ns_to_pm_ticks(uint64_t ns)
@@ -76,7 +68,8 @@ static uint64_t ns_to_pm_ticks(uint64_t ns)
 
 static uint32_t pm_timer_value(const struct acpi_pm *pm)
 {
-	return (uint32_t)ns_to_pm_ticks(monotonic_ns() - pm->timer_base_ns);
+	/* Guest time starts at 0 with the machine, and so does the timer. */
+	return (uint32_t)ns_to_pm_ticks(vm_clock_now(pm->vm));
 }
 
 /* The SCI follows (status & enable): a level-triggered line. Called with the
@@ -215,7 +208,6 @@ struct acpi_pm *acpi_pm_create(struct vm *vm)
 	}
 	pm->vm = vm;
 	pthread_mutex_init(&pm->lock, NULL);
-	pm->timer_base_ns = monotonic_ns();
 	for (int b = 0; b < BLOCK_COUNT; b++) {
 		struct acpi_pm_port *port = &pm->ports[b];
 		port->pm = pm;

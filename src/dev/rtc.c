@@ -1,19 +1,21 @@
 /* CMOS RTC.
  *
  * The clock is not a counter that ticks: every read of a time register
- * computes the guest's time as host UTC (CLOCK_REALTIME) + offset, so the RTC
- * costs nothing while the guest does not look at it and cannot drift. A guest
- * write of the time only changes the offset.
+ * computes the guest's wall-clock time from the machine's guest clock
+ * (vm_wall_clock_ns(): host UTC at machine start plus guest time, or a fixed
+ * date under --clock icount) plus an offset, so the RTC costs nothing while
+ * the guest does not look at it and cannot drift. A guest write of the time
+ * only changes the offset.
  *
- * Adding IRQ 8 later: the three sources are periodic (rate from status A's RS
- * bits), alarm (the alarm registers match the time) and update-ended (every
- * second boundary). All three are pure functions of the time, so the device
- * can follow the contract the PIT already uses (pit.h): an
- * rtc_next_deadline_ns() that says when the next enabled event is due, and an
- * rtc_advance(now) that latches PF/AF/UF in register C and raises IRQ 8 while
- * (C & B & 0x70) is non-zero; reading C (rtc_read_reg) clears the flags and
- * lowers the line. Register C's lazy update-ended flag below is the first
- * piece of that. */
+ * IRQ 8 has three sources: periodic (rate from status A's RS bits), alarm
+ * (the alarm registers match the time, 0xC0-0xFF meaning "any") and
+ * update-ended (every second boundary). All three are pure functions of the
+ * time, so the device follows the contract of the PIT (dev/clock.h): the
+ * engine asks for the next deadline of the enabled sources and calls
+ * advance(now), which latches PF/AF/UF in register C and holds IRQ 8 high
+ * while (C & B & 0x70) is non-zero; reading C clears the flags and lowers
+ * the line. A polling guest (interrupts disabled) still sees UF, latched
+ * lazily when it reads C. */
 #include "dev/rtc.h"
 
 #include <pthread.h>
@@ -48,6 +50,8 @@
 #define B_DM_BINARY 0x04
 #define B_24H 0x02
 #define C_IRQF 0x80
+#define C_PF 0x40
+#define C_AF 0x20
 #define C_UF 0x10
 #define D_VRT 0x80
 
@@ -61,8 +65,12 @@ struct rtc {
 	uint8_t cmos[RTC_CMOS_SIZE];
 	uint8_t index;
 	bool nmi_masked;
-	int64_t offset;      /* guest time = host UTC + offset, in seconds */
-	int64_t last_second; /* guest second when register C was last read */
+	int64_t offset;              /* RTC time = the machine's wall clock + offset, in seconds */
+	int64_t last_second;         /* RTC second when UF was last latched (or C read) */
+	int64_t last_alarm_second;   /* RTC second the alarm last fired in */
+	uint64_t last_periodic_tick; /* periodic ticks latched so far */
+	uint64_t periodic_hz;        /* the rate PF counts at; 0 when off */
+	bool irq_level;
 };
 
 static bool is_time_reg(unsigned reg)
@@ -71,12 +79,22 @@ static bool is_time_reg(unsigned reg)
 	       reg == REG_DAY || reg == REG_MONTH || reg == REG_YEAR || reg == REG_CENTURY;
 }
 
+/* The RTC's time at guest time now_ns. */
+static void rtc_time_at(const struct rtc *rtc, uint64_t now_ns, int64_t *sec, long *nsec)
+{
+	int64_t wall = rtc->vm->wall_base_ns + (int64_t)now_ns;
+	int64_t s = wall / (int64_t)CLOCK_NS_PER_SEC, ns = wall % (int64_t)CLOCK_NS_PER_SEC;
+	if (ns < 0) {
+		ns += (int64_t)CLOCK_NS_PER_SEC;
+		s--;
+	}
+	*sec = s + rtc->offset;
+	*nsec = (long)ns;
+}
+
 static void rtc_now(const struct rtc *rtc, int64_t *sec, long *nsec)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	*sec = (int64_t)ts.tv_sec + rtc->offset;
-	*nsec = ts.tv_nsec;
+	rtc_time_at(rtc, vm_clock_now(rtc->vm), sec, nsec);
 }
 
 static uint8_t rtc_encode(const struct rtc *rtc, int v)
@@ -146,9 +164,110 @@ static void rtc_commit_time(struct rtc *rtc)
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1)
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	rtc->offset = (int64_t)t - (int64_t)ts.tv_sec;
+	int64_t sec;
+	long nsec;
+	rtc->offset = 0;
+	rtc_now(rtc, &sec, &nsec);
+	rtc->offset = (int64_t)t - sec;
+	rtc->last_second = rtc->last_alarm_second = t;
+}
+
+/* Periodic interrupt rate from status A's rate-select bits (32.768 kHz time
+ * base): 0 is off, 1 and 2 are the datasheet's 256 and 128 Hz. */
+static uint64_t rtc_periodic_hz(const struct rtc *rtc)
+{
+	unsigned rs = rtc->cmos[REG_A] & 0x0F;
+	if (rs == 0)
+		return 0;
+	if (rs < 3)
+		rs += 7;
+	return 32768u >> (rs - 1);
+}
+
+static void rtc_update_irq(struct rtc *rtc)
+{
+	bool level = (rtc->cmos[REG_C] & rtc->cmos[REG_B] & (B_PIE | B_AIE | B_UIE)) != 0;
+	if (level)
+		rtc->cmos[REG_C] |= C_IRQF;
+	if (level != rtc->irq_level) {
+		rtc->irq_level = level;
+		vm_set_irq(rtc->vm, RTC_GSI, level);
+	}
+}
+
+static bool alarm_field_matches(uint8_t alarm, uint8_t now)
+{
+	return alarm >= 0xC0 || alarm == now; /* 0xC0-0xFF: don't care */
+}
+
+/* Latch the flags of every event due at now_ns and update IRQ 8. */
+static void rtc_latch_events(struct rtc *rtc, uint64_t now_ns)
+{
+	if (rtc->cmos[REG_B] & B_SET)
+		return; /* the clock is stopped */
+	int64_t sec;
+	long nsec;
+	rtc_time_at(rtc, now_ns, &sec, &nsec);
+	if ((rtc->cmos[REG_B] & B_UIE) && sec != rtc->last_second) {
+		rtc->cmos[REG_C] |= C_UF;
+		rtc->last_second = sec;
+	}
+	if ((rtc->cmos[REG_B] & B_AIE) && sec != rtc->last_alarm_second) {
+		rtc_latch_time(rtc);
+		uint8_t h = rtc->cmos[REG_HOURS_ALARM], hn = rtc->cmos[REG_HOURS];
+		if (alarm_field_matches(rtc->cmos[REG_SECONDS_ALARM], rtc->cmos[REG_SECONDS]) &&
+		    alarm_field_matches(rtc->cmos[REG_MINUTES_ALARM], rtc->cmos[REG_MINUTES]) &&
+		    alarm_field_matches(h, hn)) {
+			rtc->cmos[REG_C] |= C_AF;
+			rtc->last_alarm_second = sec;
+		}
+	}
+	uint64_t hz = rtc_periodic_hz(rtc);
+	if (hz != rtc->periodic_hz) {
+		/* A new rate starts counting from now. */
+		rtc->periodic_hz = hz;
+		rtc->last_periodic_tick = hz ? clock_ticks_at(now_ns, hz) : 0;
+	} else if (hz) {
+		uint64_t ticks = clock_ticks_at(now_ns, hz);
+		if (ticks != rtc->last_periodic_tick) {
+			rtc->cmos[REG_C] |= C_PF;
+			rtc->last_periodic_tick = ticks;
+		}
+	}
+	rtc_update_irq(rtc);
+}
+
+static uint64_t rtc_next_deadline_ns(void *opaque)
+{
+	struct rtc *rtc = opaque;
+	pthread_mutex_lock(&rtc->lock);
+	uint64_t d = CLOCK_NEVER;
+	uint8_t b = rtc->cmos[REG_B];
+	if (!(b & B_SET)) {
+		uint64_t now = vm_clock_now(rtc->vm);
+		if (b & (B_UIE | B_AIE)) {
+			int64_t sec;
+			long nsec;
+			rtc_time_at(rtc, now, &sec, &nsec);
+			d = clock_deadline_add(now, CLOCK_NS_PER_SEC - (uint64_t)nsec);
+		}
+		uint64_t hz = rtc_periodic_hz(rtc);
+		if ((b & B_PIE) && hz) {
+			uint64_t next = hz == rtc->periodic_hz ? rtc->last_periodic_tick + 1
+			                                       : clock_ticks_at(now, hz) + 1;
+			d = clock_deadline_min(d, clock_ns_of_tick(next, hz));
+		}
+	}
+	pthread_mutex_unlock(&rtc->lock);
+	return d;
+}
+
+static void rtc_advance(void *opaque, uint64_t now_ns)
+{
+	struct rtc *rtc = opaque;
+	pthread_mutex_lock(&rtc->lock);
+	rtc_latch_events(rtc, now_ns);
+	pthread_mutex_unlock(&rtc->lock);
 }
 
 static uint8_t rtc_read_reg(struct rtc *rtc, unsigned reg)
@@ -174,6 +293,7 @@ static uint8_t rtc_read_reg(struct rtc *rtc, unsigned reg)
 		int64_t sec;
 		long nsec;
 		rtc_now(rtc, &sec, &nsec);
+		rtc_latch_events(rtc, vm_clock_now(rtc->vm));
 		uint8_t v = rtc->cmos[REG_C];
 		if (!(rtc->cmos[REG_B] & B_SET) && sec != rtc->last_second)
 			v |= C_UF;
@@ -181,6 +301,7 @@ static uint8_t rtc_read_reg(struct rtc *rtc, unsigned reg)
 			v |= C_IRQF;
 		rtc->last_second = sec;
 		rtc->cmos[REG_C] = 0;
+		rtc_update_irq(rtc);
 		return v;
 	}
 	case REG_D: return D_VRT;
@@ -200,7 +321,10 @@ static void rtc_write_reg(struct rtc *rtc, unsigned reg, uint8_t v)
 		return;
 	}
 	switch (reg) {
-	case REG_A: rtc->cmos[REG_A] = v & (uint8_t)~A_UIP; break;
+	case REG_A:
+		rtc->cmos[REG_A] = v & (uint8_t)~A_UIP;
+		rtc_latch_events(rtc, vm_clock_now(rtc->vm)); /* a new periodic rate */
+		break;
 	case REG_B: {
 		uint8_t old = rtc->cmos[REG_B];
 		if ((v & B_SET) && !(old & B_SET))
@@ -212,6 +336,7 @@ static void rtc_write_reg(struct rtc *rtc, unsigned reg, uint8_t v)
 		if (v & B_SET)
 			v &= (uint8_t)~B_UIE; /* as the datasheet says SET does */
 		rtc->cmos[REG_B] = v;
+		rtc_update_irq(rtc); /* enabling a flag already set raises IRQ 8 */
 		break;
 	}
 	case REG_C:
@@ -271,7 +396,12 @@ struct rtc *rtc_create(struct vm *vm)
 	rtc->cmos[REG_A] = 0x26;  /* 32.768 kHz time base, 1024 Hz rate */
 	rtc->cmos[REG_B] = B_24H; /* BCD, 24-hour: what PC firmware sets */
 	rtc->cmos[REG_D] = D_VRT;
-	if (bus_register(vm->bus, BUS_PIO, RTC_INDEX_PORT, 2, &rtc_ops, rtc, "rtc") < 0) {
+	int64_t sec;
+	long nsec;
+	rtc_now(rtc, &sec, &nsec);
+	rtc->last_second = rtc->last_alarm_second = sec;
+	if (vm_add_timer(vm, &(struct vm_timer){rtc_next_deadline_ns, rtc_advance, rtc}) < 0 ||
+	    bus_register(vm->bus, BUS_PIO, RTC_INDEX_PORT, 2, &rtc_ops, rtc, "rtc") < 0) {
 		log_error("rtc: cannot claim ports %#x-%#x", RTC_INDEX_PORT, RTC_DATA_PORT);
 		pthread_mutex_destroy(&rtc->lock);
 		free(rtc);

@@ -1,10 +1,11 @@
 /* The MC146818-style CMOS RTC of a PC: port 0x70 selects a register (bit 7
- * masks NMI), port 0x71 reads or writes it. Time registers follow the host's
- * UTC clock plus an offset that a guest write of the time sets; status B's
- * binary/BCD and 12/24-hour modes apply to reads and writes; status A's UIP
- * bit is set for the 244 µs before each once-a-second update as on the real
- * part. Interrupts (IRQ 8) are not generated yet; register C latches the
- * update-ended flag so polling guests still see updates. */
+ * masks NMI), port 0x71 reads or writes it. Time registers follow the
+ * machine's wall clock (vm_wall_clock_ns()) plus an offset that a guest write
+ * of the time sets; status B's binary/BCD and 12/24-hour modes apply to reads
+ * and writes; status A's UIP bit is set for the 244 µs before each
+ * once-a-second update as on the real part. IRQ 8 (periodic, alarm,
+ * update-ended) is driven by the engine through the vm_timer registered at
+ * creation (vm_timers_advance()). */
 #ifndef RINGFOLD_DEV_RTC_H
 #define RINGFOLD_DEV_RTC_H
 

@@ -19,6 +19,7 @@ static struct rig *rig_new(void)
 	struct rig *r = calloc(1, sizeof *r);
 	r->vm.bus = bus_create();
 	r->vm.engine = &fake_engine;
+	vm_clock_init(&r->vm, false);
 	r->rtc = rtc_create(&r->vm);
 	return r;
 }
@@ -249,6 +250,99 @@ static void test_hostile_values(void)
 	rig_free(r);
 }
 
+/* A rig on a clock the test moves, starting 2025-01-01 00:00:00 UTC. */
+static struct manual_clock test_clock;
+static struct rig *rig_new_manual(void)
+{
+	fake_engine_reset();
+	struct rig *r = calloc(1, sizeof *r);
+	r->vm.bus = bus_create();
+	r->vm.engine = &fake_engine;
+	vm_clock_init(&r->vm, true);
+	test_clock.ns = 0;
+	r->vm.clock = manual_clock_as_guest_clock(&test_clock);
+	r->rtc = rtc_create(&r->vm);
+	return r;
+}
+
+static void advance_to(struct rig *r, uint64_t ns)
+{
+	test_clock.ns = ns;
+	vm_timers_advance(&r->vm, ns);
+}
+
+static void test_periodic_interrupt(void)
+{
+	struct rig *r = rig_new_manual();
+	CHECK_EQ(vm_timers_next_deadline_ns(&r->vm), CLOCK_NEVER); /* nothing enabled */
+	cmos_write(r, 0x0A, 0x26);                                 /* 1024 Hz */
+	cmos_write(r, 0x0B, 0x02 | 0x40);                          /* 24h, PIE */
+	uint64_t d = vm_timers_next_deadline_ns(&r->vm);
+	CHECK_EQ(d, clock_ns_of_tick(1, 1024));
+	advance_to(r, d - 1);
+	CHECK_EQ(fake.level[8], 0);
+	advance_to(r, d);
+	CHECK_EQ(fake.level[8], 1);
+	CHECK_EQ(cmos_read(r, 0x0C), 0xC0); /* IRQF | PF; the read lowers IRQ 8 */
+	CHECK_EQ(fake.level[8], 0);
+	CHECK_EQ(cmos_read(r, 0x0C), 0x00);
+	/* 1024 periods in one second, each one an edge on IRQ 8. */
+	int edges = 0;
+	for (int k = 2; k <= 1025; k++) {
+		d = vm_timers_next_deadline_ns(&r->vm);
+		CHECK_EQ(d, clock_ns_of_tick((uint64_t)k, 1024));
+		advance_to(r, d);
+		edges += fake.level[8];
+		cmos_read(r, 0x0C);
+	}
+	CHECK_EQ(edges, 1024);
+	/* Disabling PIE stops the deadlines. */
+	cmos_write(r, 0x0B, 0x02);
+	CHECK_EQ(vm_timers_next_deadline_ns(&r->vm), CLOCK_NEVER);
+	rig_free(r);
+}
+
+static void test_update_and_alarm_interrupts(void)
+{
+	struct rig *r = rig_new_manual();
+	cmos_write(r, 0x0B, 0x02 | 0x10); /* 24h, UIE */
+	uint64_t d = vm_timers_next_deadline_ns(&r->vm);
+	CHECK_EQ(d, CLOCK_NS_PER_SEC); /* the next second boundary */
+	advance_to(r, d);
+	CHECK_EQ(fake.level[8], 1);
+	CHECK_EQ(cmos_read(r, 0x0C), 0x90); /* IRQF | UF */
+	CHECK_EQ(fake.level[8], 0);
+	/* Alarm at 00:00:05 (BCD), "any" hour. */
+	cmos_write(r, 0x0B, 0x02 | 0x20);
+	cmos_write(r, 0x01, 0x05);
+	cmos_write(r, 0x03, 0x00);
+	cmos_write(r, 0x05, 0xC0);
+	int fired_at = -1;
+	for (int s = 2; s <= 8; s++) {
+		advance_to(r, (uint64_t)s * CLOCK_NS_PER_SEC);
+		if (fake.level[8] && fired_at < 0)
+			fired_at = s;
+		uint8_t c = cmos_read(r, 0x0C);
+		/* IRQF | AF only at 00:00:05 (PF and UF latch without their enables) */
+		CHECK_EQ(c & 0xA0, (s == 5 ? 0xA0 : 0x00));
+	}
+	CHECK_EQ(fired_at, 5);
+	rig_free(r);
+}
+
+static void test_icount_wall_clock_is_fixed(void)
+{
+	struct rig *r = rig_new_manual();
+	struct rtc_time t = read_time(r, false);
+	CHECK_EQ(t.year, 2025);
+	CHECK_EQ(t.mon, 1);
+	CHECK_EQ(t.mday, 1);
+	CHECK_EQ(t.hour, 0);
+	CHECK_EQ(t.min, 0);
+	CHECK_EQ(t.sec, 0);
+	rig_free(r);
+}
+
 int main(void)
 {
 	RUN(test_reads_host_utc_in_bcd);
@@ -257,5 +351,8 @@ int main(void)
 	RUN(test_uip_rises_before_each_update);
 	RUN(test_status_registers_and_ram);
 	RUN(test_hostile_values);
+	RUN(test_periodic_interrupt);
+	RUN(test_update_and_alarm_interrupts);
+	RUN(test_icount_wall_clock_is_fixed);
 	TEST_DONE();
 }

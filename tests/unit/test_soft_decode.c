@@ -203,11 +203,26 @@ static void test_exec_cpuid_rdtsc_hlt(void)
 	load_flat("31 c0 0f a2 0f 31 f4"); /* xor eax,eax; cpuid; rdtsc; hlt */
 	CHECK_EQ(soft_cpu_run(cpu, 2), SOFT_EXIT_LIMIT);
 	CHECK_EQ(cpu->state.gpr[GPR_RBX], 0x756e6547); /* "Genu" */
-	CHECK_EQ(cpu->state.gpr[GPR_RAX], 7);
+	CHECK_EQ(cpu->state.gpr[GPR_RAX], 0x16);       /* up to the TSC frequency leaf */
 	CHECK_EQ(soft_cpu_run(cpu, 10), SOFT_EXIT_HLT);
 	CHECK_EQ(cpu->state.rip, 0x1007);
 	CHECK_EQ(cpu->state.gpr[GPR_RAX], 2);      /* the TSC counts retired instructions */
 	CHECK_EQ(cpu->state.rflags & 0x8d5, 0x44); /* xor: ZF PF */
+}
+
+/* Linux takes the TSC rate from leaf 0x15 (crystal * EBX / EAX) and the
+ * nominal frequency from 0x16, and keeps the TSC as clocksource only if it
+ * is invariant (0x80000007 EDX bit 8). */
+static void test_cpuid_tsc_frequency(void)
+{
+	uint32_t r[4];
+	soft_cpuid(cpu, 0x15, 0, r);
+	CHECK(r[0] != 0 && r[1] != 0 && r[2] != 0);
+	CHECK_EQ((uint64_t)r[2] * r[1] / r[0], SOFT_GUEST_TSC_HZ);
+	soft_cpuid(cpu, 0x16, 0, r);
+	CHECK_EQ((uint64_t)r[0] * 1000000, SOFT_GUEST_TSC_HZ);
+	soft_cpuid(cpu, 0x80000007, 0, r);
+	CHECK(r[3] & (1u << 8));
 }
 
 static void test_exec_rep_restarts(void)
@@ -278,6 +293,7 @@ int main(void)
 	}
 	cpu = calloc(1, sizeof *cpu);
 	RUN(test_exec_cpuid_rdtsc_hlt);
+	RUN(test_cpuid_tsc_frequency);
 	RUN(test_exec_rep_restarts);
 	RUN(test_exec_unimplemented_is_ud);
 	RUN(test_exec_self_modifying);

@@ -198,7 +198,7 @@ void soft_cpuid(const struct soft_cpu *c, uint32_t leaf, uint32_t subleaf, uint3
 	memset(out, 0, 4 * sizeof out[0]);
 	switch (leaf) {
 	case 0:
-		out[0] = 7;
+		out[0] = 0x16;
 		out[1] = vendor[0];
 		out[2] = vendor[2];
 		out[3] = vendor[1];
@@ -218,6 +218,16 @@ void soft_cpuid(const struct soft_cpu *c, uint32_t leaf, uint32_t subleaf, uint3
 		if (subleaf == 0)
 			out[1] = (1u << 0) | (1u << 3); /* FSGSBASE, BMI1 (TZCNT) */
 		break;
+	case 0x15: /* TSC = crystal * EBX / EAX */
+		out[0] = 1;
+		out[1] = (uint32_t)(SOFT_GUEST_TSC_HZ / SOFT_CRYSTAL_HZ);
+		out[2] = SOFT_CRYSTAL_HZ;
+		break;
+	case 0x16: /* base and maximum frequency, bus frequency, in MHz */
+		out[0] = (uint32_t)(SOFT_GUEST_TSC_HZ / 1000000);
+		out[1] = (uint32_t)(SOFT_GUEST_TSC_HZ / 1000000);
+		out[2] = 100;
+		break;
 	case 0x40000000: /* hypervisor leaf: "RingfoldSoft" */
 		out[0] = 0x40000000;
 		out[1] = 0x676e6952;
@@ -229,6 +239,9 @@ void soft_cpuid(const struct soft_cpu *c, uint32_t leaf, uint32_t subleaf, uint3
 		out[2] = (1u << 0) | (1u << 5); /* LAHF/SAHF in 64-bit, LZCNT */
 		/* SYSCALL, NX, 1 GiB pages, RDTSCP, LM */
 		out[3] = (1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29);
+		break;
+	case 0x80000007:
+		out[3] = 1u << 8; /* invariant TSC: one rate in every state */
 		break;
 	case 0x80000008:
 		out[0] = 40 | (48 << 8); /* physical, linear address bits */

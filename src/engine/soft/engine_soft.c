@@ -11,10 +11,17 @@
  * or an exit request. Nothing else touches the soft CPUs, so they need no
  * lock; the irqchip has its own.
  *
- * Time: one guest clock, host CLOCK_MONOTONIC minus the moment the machine
- * started, drives the PIT, the LAPIC timers and (scaled to
- * SOFT_GUEST_TSC_HZ) RDTSC, exactly as the LAPIC's TSC-deadline mode
- * assumes: TSC = now_ns * tsc_hz / 1e9 + state.tsc. */
+ * Time: one guest clock drives the PIT, the LAPIC timers, the machine's
+ * other timer devices (the RTC, vm_timers_*), the ACPI PM timer and (scaled
+ * to SOFT_GUEST_TSC_HZ) RDTSC, exactly as the LAPIC's TSC-deadline mode
+ * assumes: TSC = now_ns * tsc_hz / 1e9 + state.tsc. By default the clock is
+ * host CLOCK_MONOTONIC minus the moment the machine started. With --clock
+ * icount it is the number of instructions all vCPUs retired times
+ * SOFT_ICOUNT_NS_PER_INSN, plus the time skipped while every vCPU was
+ * halted: a batch then ends exactly at the next timer deadline, and an idle
+ * machine jumps to that deadline instead of sleeping, so every interrupt
+ * lands on the same instruction run after run (as long as nothing outside
+ * the guest, such as console input, interrupts it). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,6 +40,8 @@ struct soft_engine {
 	struct irqchip *chip;
 	uint64_t clock_base; /* host monotonic ns at which guest time is 0 */
 	struct guest_clock clock;
+	bool icount;      /* --clock icount */
+	uint64_t warp_ns; /* icount: guest time skipped while all vCPUs were halted */
 	int ncpus;
 	struct soft_vcpu *vcpus[VM_MAX_CPUS];
 
@@ -49,6 +58,23 @@ static uint64_t engine_clock_now(void *ctx)
 {
 	const struct soft_engine *e = ctx;
 	return guest_clock_host_now(NULL) - e->clock_base;
+}
+
+static uint64_t engine_icount_now(void *ctx)
+{
+	const struct soft_engine *e = ctx;
+	uint64_t insns = 0;
+	for (int i = 0; i < e->ncpus; i++)
+		if (e->vcpus[i])
+			insns += e->vcpus[i]->cpu.icount;
+	return insns * SOFT_ICOUNT_NS_PER_INSN + e->warp_ns;
+}
+
+/* The earliest deadline of every software timer of the machine. */
+static uint64_t next_deadline(struct soft_engine *e)
+{
+	return clock_deadline_min(irqchip_next_deadline_ns(e->chip),
+	                          vm_timers_next_deadline_ns(e->vm));
 }
 
 static uint64_t engine_tsc_now(void *ctx)
@@ -255,13 +281,36 @@ static void advance_time(struct soft_engine *e)
 	uint64_t now = guest_clock_now(&e->clock);
 	if (irqchip_next_deadline_ns(e->chip) <= now)
 		irqchip_advance(e->chip, now);
+	if (vm_timers_next_deadline_ns(e->vm) <= now)
+		vm_timers_advance(e->vm, now);
+}
+
+/* icount: instructions until the next deadline, so that the batch ends on
+ * it; host clock: the usual batch. */
+static uint64_t batch_limit(struct soft_engine *e)
+{
+	if (!e->icount)
+		return SOFT_BATCH_INSNS;
+	uint64_t deadline = next_deadline(e), now = guest_clock_now(&e->clock);
+	if (deadline == CLOCK_NEVER || deadline - now >= SOFT_BATCH_INSNS * SOFT_ICOUNT_NS_PER_INSN)
+		return SOFT_BATCH_INSNS;
+	if (deadline <= now)
+		return 1;
+	return (deadline - now + SOFT_ICOUNT_NS_PER_INSN - 1) / SOFT_ICOUNT_NS_PER_INSN;
 }
 
 /* Sleep until the earliest timer deadline or a wake-up, unless one came
  * since the loop last looked for work. */
 static void idle_wait(struct soft_engine *e)
 {
-	uint64_t deadline = irqchip_next_deadline_ns(e->chip);
+	uint64_t deadline = next_deadline(e);
+	if (e->icount && deadline != CLOCK_NEVER) {
+		/* Nothing runs until the deadline: jump there. */
+		uint64_t now = guest_clock_now(&e->clock);
+		if (deadline > now)
+			e->warp_ns += deadline - now;
+		return;
+	}
 	pthread_mutex_lock(&e->lock);
 	while (!e->wake && !vm_exit_requested(e->vm)) {
 		if (deadline == CLOCK_NEVER) {
@@ -291,7 +340,7 @@ static bool run_batch(struct soft_engine *e, struct soft_vcpu *v)
 	}
 	if (v->run_state != SOFT_VCPU_RUNNING)
 		return true;
-	switch (soft_cpu_run(&v->cpu, SOFT_BATCH_INSNS)) {
+	switch (soft_cpu_run(&v->cpu, batch_limit(e))) {
 	case SOFT_EXIT_LIMIT: return true;
 	case SOFT_EXIT_HLT: v->run_state = SOFT_VCPU_HALTED; return true;
 	case SOFT_EXIT_SHUTDOWN:
@@ -364,8 +413,17 @@ static int soft_run(struct vm *vm)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&e->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	e->clock_base = guest_clock_host_now(NULL);
-	e->clock = (struct guest_clock){engine_clock_now, e};
+	e->icount = vm->config && vm->config->clock_icount;
+	struct guest_clock vm_clock = vm->clock;
+	if (e->icount) {
+		e->clock = (struct guest_clock){engine_icount_now, e};
+	} else if (vm->clock.now_ns) {
+		e->clock = vm->clock; /* the machine's host-time clock */
+		e->clock_base = vm->clock_host_base;
+	} else {
+		e->clock_base = guest_clock_host_now(NULL);
+		e->clock = (struct guest_clock){engine_clock_now, e};
+	}
 
 	for (int i = 0; i < e->ncpus; i++) {
 		e->vcpus[i] = calloc(1, sizeof *e->vcpus[i]);
@@ -394,6 +452,9 @@ static int soft_run(struct vm *vm)
 		soft_vcpu_attach(v, i, irqchip_lapic(e->chip, i), engine_tsc_now, e);
 	}
 
+	/* Every device of the machine keeps time by the engine's clock while
+	 * it runs (the same one unless --clock icount). */
+	vm->clock = e->clock;
 	/* set_irq and kick may come from other threads from now on. */
 	pthread_mutex_lock(&vm->exit_lock);
 	vm->engine_data = e;
@@ -402,6 +463,7 @@ static int soft_run(struct vm *vm)
 	pthread_mutex_lock(&vm->exit_lock);
 	vm->engine_data = NULL;
 	pthread_mutex_unlock(&vm->exit_lock);
+	vm->clock = vm_clock; /* e is going away */
 	engine_free(e);
 	return 0;
 }

@@ -16,10 +16,10 @@
  * 0.1-0.5 ms at interpreter speed) and the round-robin quantum. */
 #define SOFT_BATCH_INSNS 10000
 
-/* Guest TSC rate. The soft CPUID model does not state one, and a guest that
- * cannot read it from CPUID assumes something: 3 GHz is the test kernel's
- * assumption, so its TSC-bounded waits are as long as it means them to be. */
-#define SOFT_GUEST_TSC_HZ 3000000000ULL
+/* --clock icount: guest nanoseconds per retired instruction (a 100 MIPS
+ * machine; the interpreter runs at about that speed, so guest and host time
+ * stay within a small factor of each other). */
+#define SOFT_ICOUNT_NS_PER_INSN 10
 
 enum soft_vcpu_state {
 	SOFT_VCPU_RUNNING,   /* executes instructions */

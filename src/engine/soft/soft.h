@@ -22,6 +22,10 @@
 #define SOFT_TLB_SIZE 1024    /* direct-mapped, power of two */
 #define SOFT_ICACHE_SIZE 2048 /* direct-mapped, power of two */
 #define SOFT_MAX_INSN_LEN 15
+/* Guest TSC rate, which CPUID leaves 0x15 and 0x16 state (so Linux takes it
+ * from there instead of calibrating): 3 GHz, from a 25 MHz crystal. */
+#define SOFT_GUEST_TSC_HZ 3000000000ULL
+#define SOFT_CRYSTAL_HZ 25000000u
 
 enum soft_exit {
 	SOFT_EXIT_LIMIT,     /* executed max_insns instructions */
