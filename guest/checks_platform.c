@@ -57,6 +57,45 @@ void check_pit(void)
 		check_note("%lu ticks in %lu us", got, dt * 1000 / tsc_khz);
 }
 
+static bool count_tick_rtc(struct trap_frame *f, uint64_t cr2)
+{
+	outb(0x70, 0x0c); /* reading status C acknowledges the interrupt */
+	if (inb(0x71) & 0x40)
+		ticks++;
+	pic_eoi(8);
+	return true;
+}
+
+/* The CMOS RTC's periodic interrupt on IRQ 8 (slave PIC), at 1024 Hz. */
+void check_rtc_irq(void)
+{
+	const uint64_t want = 10;
+	ticks = 0;
+	trap_hooks[VEC_PIC_BASE + 8] = count_tick_rtc;
+	outb(0x70, 0x0a);
+	uint8_t a = inb(0x71);
+	outb(0x70, 0x0a);
+	outb(0x71, (uint8_t)((a & 0xf0) | 0x06)); /* rate 6: 1024 Hz */
+	outb(0x70, 0x0b);
+	uint8_t b = inb(0x71);
+	outb(0x70, 0x0b);
+	outb(0x71, b | 0x40); /* PIE */
+	outb(0x70, 0x0c);
+	(void)inb(0x71); /* drop anything latched before */
+	pic_set_mask(0xffff & ~(1u << 8) & ~(1u << 2));
+	uint64_t dt, got = wait_ticks(want, &dt);
+	pic_set_mask(0xffff);
+	outb(0x70, 0x0b);
+	outb(0x71, b & (uint8_t)~0x40);
+	outb(0x70, 0x0c);
+	(void)inb(0x71);
+	trap_hooks[VEC_PIC_BASE + 8] = 0;
+	if (got < want)
+		check_fail("%lu of %lu periodic RTC interrupts within %u ms", got, want, WAIT_MS);
+	else
+		check_note("%lu interrupts in %lu us", got, dt * 1000 / tsc_khz);
+}
+
 void check_lapic_timer(void)
 {
 	if (!(cpuid(1, 0).edx & (1u << 9))) {

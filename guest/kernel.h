@@ -265,6 +265,7 @@ void check_msr_gp(void);
 void check_tsc(void);
 void check_pit(void);
 void check_lapic_timer(void);
+void check_rtc_irq(void);
 void check_ioapic(void);
 void check_uart(void);
 void check_acpi(void);

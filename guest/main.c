@@ -42,6 +42,7 @@ static const struct check checks[] = {
     {"msr-gp", check_msr_gp},
     {"tsc", check_tsc},
     {"pit", check_pit},
+    {"rtc-irq", check_rtc_irq},
     {"lapic-timer", check_lapic_timer},
     {"ioapic", check_ioapic},
     {"uart", check_uart},

@@ -112,6 +112,13 @@ uint64_t vm_timers_next_deadline_ns(struct vm *vm)
 	return d;
 }
 
+void vm_timers_changed(struct vm *vm)
+{
+	void (*changed)(struct vm *) = __atomic_load_n(&vm->timers_changed, __ATOMIC_ACQUIRE);
+	if (changed)
+		changed(vm);
+}
+
 void vm_timers_advance(struct vm *vm, uint64_t now_ns)
 {
 	for (int i = 0; i < vm->ntimers; i++)

@@ -16,6 +16,7 @@
 
 #define VM_MAX_CPUS 64
 #define VM_MAX_INITRDS 16
+#define VM_MAX_DISKS 8
 
 enum engine_kind { ENGINE_AUTO, ENGINE_KVM, ENGINE_SOFT };
 
@@ -43,6 +44,11 @@ struct vm_config {
 	bool no_reboot;
 	bool guest_decompress; /* --kernel-decompress guest: Linux decompresses itself */
 	bool clock_icount;     /* --clock icount: guest time from retired instructions */
+	/* Virtio devices (docs/devices.md). */
+	const char *disks[VM_MAX_DISKS]; /* --disk FILE[,ro][,cache=none|writeback] */
+	int ndisks;
+	bool virtio_rng;     /* --virtio-rng */
+	bool virtio_console; /* --virtio-console: console input goes to it */
 };
 
 /* How the machine ended. The process exit status is derived in main.c. */
@@ -71,6 +77,9 @@ struct acpi_pm;
 struct rtc;
 struct i8042;
 struct port80;
+struct virtio_blk;
+struct virtio_rng;
+struct virtio_console;
 
 struct vm {
 	const struct vm_config *config;
@@ -90,8 +99,14 @@ struct vm {
 	struct rtc *rtc;
 	struct i8042 *i8042;
 	struct port80 *port80;
+	struct virtio_blk *disks[VM_MAX_DISKS];
+	struct virtio_rng *virtio_rng;
+	struct virtio_console *virtio_console;
 	struct vm_timer timers[VM_MAX_TIMERS];
 	int ntimers;
+	/* Set by an engine whose timer loop sleeps on another thread: called
+	 * (any thread) when a timer device's next deadline may have moved. */
+	void (*timers_changed)(struct vm *vm);
 
 	/* Guest time, ns since the machine started; every device that keeps
 	 * time reads it through vm_clock_now(). An engine may install its own
@@ -134,6 +149,8 @@ int64_t vm_wall_clock_ns(const struct vm *vm);
 int vm_add_timer(struct vm *vm, const struct vm_timer *timer);
 /* The earliest deadline of the registered timers, and advancing them all. */
 uint64_t vm_timers_next_deadline_ns(struct vm *vm);
+/* A timer device was reprogrammed: its deadline may be earlier now. */
+void vm_timers_changed(struct vm *vm);
 void vm_timers_advance(struct vm *vm, uint64_t now_ns);
 
 /* A PCI device's message-signalled interrupt (MSI/MSI-X), any thread. */

@@ -370,7 +370,10 @@ static void rtc_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 	} else if (offset == 1) {
 		rtc_write_reg(rtc, rtc->index, (uint8_t)value);
 	}
+	bool timing = rtc->index == REG_A || rtc->index == REG_B;
 	pthread_mutex_unlock(&rtc->lock);
+	if (timing)
+		vm_timers_changed(rtc->vm); /* an interrupt source may have started */
 }
 
 static const struct bus_ops rtc_ops = {.read = rtc_read, .write = rtc_write};

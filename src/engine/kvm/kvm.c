@@ -75,41 +75,6 @@ static void kick_handler(int sig)
 	(void)sig;
 }
 
-/* PC interrupt routing as firmware sets it up: ISA IRQs 0–15 reach the 8259
- * pair, and GSIs 0–23 the IOAPIC pins, except that the PIT's IRQ 0 is wired to
- * IOAPIC pin 2 (the MADT's interrupt source override says so). */
-static int setup_irq_routing(struct kvm_vm *k)
-{
-	size_t max = 64;
-	struct kvm_irq_routing *r =
-	    calloc(1, sizeof *r + max * sizeof(struct kvm_irq_routing_entry));
-	if (!r)
-		return -1;
-	uint32_t n = 0;
-	for (uint32_t gsi = 0; gsi < 16; gsi++) {
-		if (gsi == 2)
-			continue; /* the cascade */
-		r->entries[n++] = (struct kvm_irq_routing_entry){
-		    .gsi = gsi,
-		    .type = KVM_IRQ_ROUTING_IRQCHIP,
-		    .u.irqchip = {.irqchip =
-		                      gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
-		                  .pin = gsi % 8}};
-	}
-	for (uint32_t gsi = 0; gsi < 24; gsi++) {
-		if (gsi == 2)
-			continue;
-		r->entries[n++] = (struct kvm_irq_routing_entry){
-		    .gsi = gsi,
-		    .type = KVM_IRQ_ROUTING_IRQCHIP,
-		    .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi == 0 ? 2 : gsi}};
-	}
-	r->nr = n;
-	int rc = ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, r);
-	free(r);
-	return rc;
-}
-
 static int create_vm(struct kvm_vm *k)
 {
 	char why[256];
@@ -145,7 +110,8 @@ static int create_vm(struct kvm_vm *k)
 		log_error("kvm: KVM_CREATE_PIT2: %s", strerror(errno));
 		return -1;
 	}
-	if (setup_irq_routing(k) < 0) {
+	/* The PC's interrupt wiring (and later MSI routes): kvm_irq.c. */
+	if (kvm_irq_init(k) < 0) {
 		log_error("kvm: KVM_SET_GSI_ROUTING: %s", strerror(errno));
 		return -1;
 	}
@@ -194,6 +160,20 @@ static void destroy_vm(struct kvm_vm *k)
 		close(k->sys_fd);
 }
 
+/* vm->timers_changed: wake the main thread to look at the deadlines again.
+ * Timer devices are programmed by vCPU threads, which are joined before the
+ * engine goes away. */
+static void kvm_timers_changed(struct vm *vm)
+{
+	struct kvm_vm *k = vm->engine_data;
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->timers_changed = true;
+	pthread_cond_signal(&k->exited);
+	pthread_mutex_unlock(&k->lock);
+}
+
 static int kvm_run_vm(struct vm *vm)
 {
 	struct kvm_vm *k = calloc(1, sizeof *k);
@@ -205,7 +185,11 @@ static int kvm_run_vm(struct vm *vm)
 	for (int i = 0; i < VM_MAX_CPUS; i++)
 		k->vcpus[i].fd = -1;
 	pthread_mutex_init(&k->lock, NULL);
-	pthread_cond_init(&k->exited, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timer deadlines are monotonic */
+	pthread_cond_init(&k->exited, &ca);
+	pthread_condattr_destroy(&ca);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -223,7 +207,11 @@ static int kvm_run_vm(struct vm *vm)
 	for (int i = 0; i < k->ncpus; i++)
 		if (kvm_vcpu_create(k, i) < 0)
 			goto out;
+	/* Published under exit_lock: device I/O threads reach the engine
+	 * (kvm_irq.c, kvm_set_irq) only while holding it. */
+	pthread_mutex_lock(&vm->exit_lock);
 	vm->engine_data = k;
+	pthread_mutex_unlock(&vm->exit_lock);
 	for (int i = 0; i < k->ncpus; i++) {
 		if (pthread_create(&k->vcpus[i].thread, NULL, kvm_vcpu_thread, &k->vcpus[i]) != 0) {
 			log_error("kvm: cannot start the thread of vCPU %d", i);
@@ -232,10 +220,33 @@ static int kvm_run_vm(struct vm *vm)
 		}
 		k->vcpus[i].thread_started = true;
 	}
+	/* This thread waits for the exit and meanwhile runs the machine's
+	 * timer devices outside KVM's irqchip (the RTC's IRQ 8). */
+	__atomic_store_n(&vm->timers_changed, kvm_timers_changed, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&k->lock);
-	while (!vm_exit_requested(vm))
-		pthread_cond_wait(&k->exited, &k->lock);
+	while (!vm_exit_requested(vm)) {
+		uint64_t now = vm_clock_now(vm), deadline = vm_timers_next_deadline_ns(vm);
+		if (deadline <= now) {
+			pthread_mutex_unlock(&k->lock);
+			vm_timers_advance(vm, now);
+			pthread_mutex_lock(&k->lock);
+			continue;
+		}
+		if (k->timers_changed) {
+			k->timers_changed = false;
+			continue;
+		}
+		if (deadline == CLOCK_NEVER) {
+			pthread_cond_wait(&k->exited, &k->lock);
+			continue;
+		}
+		uint64_t host = clock_deadline_add(deadline, vm->clock_host_base);
+		struct timespec ts = {.tv_sec = (time_t)(host / CLOCK_NS_PER_SEC),
+		                      .tv_nsec = (long)(host % CLOCK_NS_PER_SEC)};
+		pthread_cond_timedwait(&k->exited, &k->lock, &ts);
+	}
 	pthread_mutex_unlock(&k->lock);
+	__atomic_store_n(&vm->timers_changed, NULL, __ATOMIC_RELEASE);
 	for (int i = 0; i < k->ncpus; i++)
 		if (k->vcpus[i].thread_started)
 			pthread_kill(k->vcpus[i].thread, KVM_KICK_SIGNAL);
@@ -244,9 +255,11 @@ static int kvm_run_vm(struct vm *vm)
 			pthread_join(k->vcpus[i].thread, NULL);
 	rc = 0;
 out:
+	pthread_mutex_lock(&vm->exit_lock);
 	pthread_mutex_lock(&k->lock);
 	vm->engine_data = NULL;
 	pthread_mutex_unlock(&k->lock);
+	pthread_mutex_unlock(&vm->exit_lock);
 	destroy_vm(k);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_mutex_destroy(&k->lock);
@@ -267,14 +280,17 @@ static void kvm_kick(struct vm *vm)
 	pthread_mutex_unlock(&k->lock);
 }
 
+/* Any thread (device I/O threads too): exit_lock keeps the VM's fd open. */
 static void kvm_set_irq(struct vm *vm, unsigned gsi, int level)
 {
+	pthread_mutex_lock(&vm->exit_lock);
 	struct kvm_vm *k = vm->engine_data;
-	if (!k)
-		return;
-	struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
-	if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0)
-		log_warn("kvm: KVM_IRQ_LINE gsi %u: %s", gsi, strerror(errno));
+	if (k) {
+		struct kvm_irq_level irq = {.irq = gsi, .level = (uint32_t)level};
+		if (ioctl(k->vm_fd, KVM_IRQ_LINE, &irq) < 0)
+			log_warn("kvm: KVM_IRQ_LINE gsi %u: %s", gsi, strerror(errno));
+	}
+	pthread_mutex_unlock(&vm->exit_lock);
 }
 
 const struct engine_ops kvm_engine_ops = {
@@ -283,6 +299,11 @@ const struct engine_ops kvm_engine_ops = {
     .run = kvm_run_vm,
     .kick = kvm_kick,
     .set_irq = kvm_set_irq,
+    .signal_msi = kvm_signal_msi,
+    .ioeventfd = kvm_ioeventfd,
+    .irqfd_add = kvm_irqfd_add,
+    .irqfd_update = kvm_irqfd_update,
+    .irqfd_remove = kvm_irqfd_remove,
 };
 
 /* Some /dev/kvm providers (kvm_pvm, a software hypervisor) run guest CPL0
