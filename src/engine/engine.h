@@ -109,6 +109,21 @@ struct engine_ops {
 	/* Deliver a message-signalled interrupt (the address/data pair a PCI
 	 * device writes; the address is in the 0xFEExxxxx window). */
 	void (*signal_msi)(struct vm *vm, uint64_t address, uint32_t data);
+
+	/* Optional fast paths for devices served by I/O threads (NULL when the
+	 * engine has none; every one also fails while the engine is not
+	 * running, so callers keep their slow path: the bus and signal_msi).
+	 * Callable from any thread. */
+	/* Guest writes of `len` bytes (0: any length) to MMIO address gpa
+	 * signal eventfd fd instead of reaching the bus (assign), or stop
+	 * doing so (!assign). 0 or -1. */
+	int (*ioeventfd)(struct vm *vm, uint64_t gpa, unsigned len, int fd, bool assign);
+	/* Writing eventfd fd delivers the MSI (address, data) without a
+	 * system call into the engine's vCPU loop. Returns a route id >= 0 (or
+	 * -1); update changes the message of a route; remove ends it. */
+	int (*irqfd_add)(struct vm *vm, int fd, uint64_t address, uint32_t data);
+	int (*irqfd_update)(struct vm *vm, int route, uint64_t address, uint32_t data);
+	void (*irqfd_remove)(struct vm *vm, int route);
 };
 
 extern const struct engine_ops kvm_engine_ops;
