@@ -10,7 +10,7 @@ BUILD   := build
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wvla
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -DRINGFOLD_VERSION=\"$(VERSION)\" -Isrc $(WARN) -g -MMD -MP
 CFLAGS  ?= -O2
-LDLIBS  := -lpthread -llzma -lz -lzstd
+LDLIBS  := -lpthread -llzma -lz -lzstd -luring -lslirp
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
@@ -28,7 +28,7 @@ FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZFLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all check unit fuzz guest clean format format-check bench soak run
+.PHONY: run-testkernel all check unit fuzz guest clean format format-check bench soak run
 all: $(BUILD)/ringfold
 
 $(BUILD)/ringfold: $(OBJ)
@@ -81,10 +81,20 @@ check: $(BUILD)/ringfold unit fuzz guest
 	@kernel=$${RINGFOLD_LINUX_KERNEL:-$$(BUILD=$(BUILD) bash tools/fetch-debian-kernel.sh || true)}; \
 	RINGFOLD_LINUX_KERNEL=$$kernel RINGFOLD=$(BUILD)/ringfold BUILD=$(BUILD) bash tests/run-all.sh
 
-# Boots the default guest. Until the default Linux guest exists that is the
-# test kernel, which ends the VM with status 33 when every check passed and 35
-# when some failed (the "not ok" lines say which).
+# Boots the default guest: Debian's Linux kernel with a busybox shell on the
+# console (`make guest` builds it from Debian's packages). Exit the shell or
+# run `poweroff` to end it (exit status 0); Ctrl-A x quits at any time.
 run: $(BUILD)/ringfold guest
+	@$(BUILD)/ringfold run $(RUNFLAGS); \
+	status=$$?; \
+	case $$status in \
+	0) echo "ringfold: the guest powered off (exit status 0)";; \
+	*) echo "ringfold: exit status $$status (see README.md, Exit status)"; exit 1;; \
+	esac
+
+# Boots the project's test kernel, which ends the VM with status 33 when every
+# check passed and 35 when some failed (the "not ok" lines say which).
+run-testkernel: $(BUILD)/ringfold guest
 	@$(BUILD)/ringfold run --kernel $(BUILD)/guest/testkernel.elf --cpus 2 $(RUNFLAGS); \
 	status=$$?; \
 	case $$status in \

@@ -31,6 +31,7 @@ GROUPS_SPEC=(
 	"memory|4. VMM memory overhead (1 vCPU, 128 MiB guest)|Resident memory of the VMM process while the idle guest runs, from /proc/PID/smaps: the whole RSS, the RSS of the guest-RAM mapping, and their difference, the VMM's own overhead. Firecracker promises at most 5 MiB of overhead."
 	"idle|5. Idle guest: host CPU time|Host CPU time the VMM process (all its threads) uses while the guest idles: 100 Hz PIT interrupts through the 8259 PIC, each acknowledged with an EOI, HLT in between (bench/guests/idle.S). Normalised to a 10 s window; measured from the scheduler's sum_exec_runtime (/proc/PID/task/*/sched, ns precision) and from utime + stime in /proc/PID/stat (10 ms ticks, too coarse for short windows). The guest's own count of timer ticks per second is shown as a check that the guest really was taking interrupts, and the rate of its TSC, measured against the PIT, converts the other groups' cycle counts into time."
 	"cpu|6. CPU-bound guest workload|A fixed compute workload at CPL3 (bench/guests/cpu.S): xorshift64 fills 4 MiB, then the table-driven CRC-32 (zlib's) runs over it 32 times. Wall time of the whole VMM process (boot included) and the TSC cycles the guest measured around the CPL3 work alone (ratios in time, as for the nanobenchmarks). Every VMM must print zlib's CRC; one that does not gets no time."
+	"ips|7. Guest instructions per second|Millions of guest instructions retired per second of host wall time (higher is better here), with no guest clock involved: each workload is booted with a short and a long iteration count and the difference in instructions (iterations times the loop's instruction count, both printed by the guest) is divided by the difference in wall time, which cancels boot and exit. Both loops run at CPL3, so a hardware-assisted VMM runs them natively and an emulator interprets them like any other code. The integer loop is bench/guests/ips.S (8 ALU instructions: add, xor, rotate, lea, imul, sub, dec, jnz); the test kernel loop is the test kernel booted with \`ips=N\` (guest/ipsloop.S: 12 instructions of the kind its C code is made of: loads and stores, call and return, push and pop, multiply, compare and branch). The ratio columns compare time per instruction (QEMU's rate over ringfold's), so below 1 still means ringfold is faster."
 )
 # metric|unit|shown in the chart (1/0)|ratio meaningful (1/0)
 metric_spec() {
@@ -47,6 +48,8 @@ metric_spec() {
 	idle/guest_tsc_mhz) echo "MHz|0|0" ;;
 	cpu/wall_ms) echo "ms|1|1" ;;
 	cpu/guest_mcycles) echo "Mcycles|1|1" ;;
+	ips/int_loop_mips) echo "M insns/s|1|1" ;;
+	ips/testkernel_loop_mips) echo "M insns/s|1|1" ;;
 	*) echo "?|0|0" ;;
 	esac
 }
@@ -63,6 +66,8 @@ metric_label() {
 	guest_tsc_mhz) echo "guest TSC rate (against the PIT)" ;;
 	wall_ms) echo "exec → exit" ;;
 	guest_mcycles) echo "CPL3 work, in-guest TSC" ;;
+	int_loop_mips) echo "integer loop" ;;
+	testkernel_loop_mips) echo "test kernel loop" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -142,6 +147,8 @@ pair_ratio() {
 	ra=$(median_of "$g/$met/$a")
 	rb=$(median_of "$g/$met/$b")
 	[ -n "$ra" ] && [ -n "$rb" ] || return 0
+	# A rate (instructions per second) compares as time: invert it.
+	case $met in *_mips) ratio "$rb" "$ra"; return ;; esac
 	if [ "$g" = nano ] || [ "$met" = guest_mcycles ]; then
 		fa=$(median_of "idle/guest_tsc_mhz/$a")
 		fb=$(median_of "idle/guest_tsc_mhz/$b")
@@ -212,8 +219,9 @@ chart() { # group title
 	local logscale
 	logscale=$(awk -F'\t' '{ for (i = 2; i <= NF; i++) if ($i != "?" && $i > 0) { if (!lo || $i < lo) lo = $i; if ($i > hi) hi = $i } }
 		END { print (lo > 0 && hi / lo > 30) ? 1 : 0 }' "$dat")
-	local ylabel
+	local ylabel better="lower is better"
 	if [ "$g" = nano ]; then ylabel="TSC cycles per operation"; else ylabel="median, bars: min–max"; fi
+	[ "$g" = ips ] && better="higher is better"
 	{
 		echo "set terminal pngcairo size 1100,540 font 'DejaVu Sans,11' noenhanced"
 		echo "set output '$png'"
@@ -226,7 +234,7 @@ chart() { # group title
 		echo "set boxwidth 0.9"
 		echo "set key outside right top vertical Left reverse"
 		echo "set grid ytics"
-		echo "set ylabel '$ylabel (lower is better)'"
+		echo "set ylabel '$ylabel ($better)'"
 		echo "set xtics nomirror"
 		if [ "$g" = memory ]; then
 			echo "set arrow from graph 0, first 5 to graph 1, first 5 nohead dt 2 lw 1.5 lc rgb '#d62728'"
@@ -287,7 +295,9 @@ headline() {
 		local parts=() g met ra rb r
 		for spec in "start/exec_to_exit_ms/start" "testkernel/full_run_ms/test kernel run" \
 			"cpu/wall_ms/CPU workload (wall)" "cpu/guest_mcycles/CPU workload (in-guest)" \
-			"memory/vmm_overhead_mib/memory overhead" "idle/cpu_ms_per_10s/idle host CPU"; do
+			"memory/vmm_overhead_mib/memory overhead" "idle/cpu_ms_per_10s/idle host CPU" \
+			"ips/int_loop_mips/integer loop (time per instruction)" \
+			"ips/testkernel_loop_mips/test kernel loop (time per instruction)"; do
 			IFS=/ read -r g met label <<<"$spec"
 			r=$(pair_ratio "$g" "$met" "$a" "$b")
 			if [ -n "$r" ]; then
@@ -391,7 +401,8 @@ methods_section() {
 	echo
 	echo "Generated by \`make bench\` (bench/run.sh, bench/report.sh) on $(m date); everything outside the"
 	echo "Methods section is rewritten on every run. Raw numbers: [bench/results.tsv](bench/results.tsv)."
-	echo "Each cell is the **median** (min – max) of $(m repeats) interleaved repeat(s); lower is better everywhere;"
+	echo "Each cell is the **median** (min – max) of $(m repeats) interleaved repeat(s); lower is better everywhere"
+	echo "except the instructions-per-second group (7), whose ratios are still in time (below 1: ringfold faster);"
 	echo "† marks a ratio whose two min–max ranges overlap (within run-to-run noise)."
 	[ "$(m quick)" = 1 ] && echo && echo "**Quick mode (BENCH_QUICK=1): one repeat, short idle window — a smoke test, not a measurement.**"
 	echo

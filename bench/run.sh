@@ -14,7 +14,7 @@
 #   BENCH_REPEATS=N    repeats (default 5; 1 in quick mode)
 #   BENCH_IDLE_SECONDS idle window (default 10; 2 in quick mode)
 #   BENCH_OUT=DIR      where benchmarks.md and bench/*.png go (default docs)
-#   BENCH_ONLY="g ..." run only these groups (nano start testkernel idle cpu)
+#   BENCH_ONLY="g ..." run only these groups (nano start testkernel idle cpu ips)
 #   BENCH_VMMS="v ..." run only these VMMs (names as in the table)
 #   BUILD, RINGFOLD, QEMU as usual.
 set -u
@@ -35,7 +35,7 @@ else
 	IDLE_SECONDS=${BENCH_IDLE_SECONDS:-10}
 fi
 OUT_DIR=${BENCH_OUT:-docs}
-GROUPS_TO_RUN=${BENCH_ONLY:-nano start testkernel idle cpu}
+GROUPS_TO_RUN=${BENCH_ONLY:-nano start testkernel idle cpu ips}
 GUEST_MEM_MB=128
 RUN_TIMEOUT=120 # seconds; any single VMM run longer than this is a failure
 
@@ -132,7 +132,8 @@ if ! make -s BUILD="$BUILD" bench-tools guest >"$WORK/make.log" 2>&1; then
 	log "could not build the benchmark guests"
 	exit 1
 fi
-for f in "$TIMEIT" "$GUESTS/start.elf" "$GUESTS/idle.elf" "$GUESTS/cpu.elf" "$TESTKERNEL"; do
+for f in "$TIMEIT" "$GUESTS/start.elf" "$GUESTS/idle.elf" "$GUESTS/cpu.elf" \
+	"$GUESTS/ips.elf" "$TESTKERNEL"; do
 	[ -e "$f" ] || { log "missing $f"; exit 1; }
 done
 
@@ -434,6 +435,69 @@ bench_cpu() {
 	fi
 	record cpu wall_ms "$1" "$2" "$(ms "$WALL_NS")"
 	record cpu guest_mcycles "$1" "$2" "$(awk -v c=$((16#$cycles)) 'BEGIN { printf "%.1f", c / 1e6 }')"
+}
+
+# Guest instructions per second, from host wall time alone (no guest TSC):
+# each workload is booted with a short and a long iteration count, and the
+# difference in instructions (iterations times the loop's instruction
+# count, both printed by the guest) over the difference in wall time
+# cancels boot and exit. Two workloads, both at CPL3 (so a kvm VMM runs
+# them natively): the integer loop of bench/guests/ips.S (8 ALU
+# instructions, `n=N` on its command line) and the test kernel's `ips=N`
+# loop (12 instructions: loads, stores, call/ret, push/pop, multiply,
+# branches). The long count is sized per VMM so that the difference takes
+# a second or two: an interpreter, a translator and hardware differ by
+# orders of magnitude.
+ips_counts() { # vmm -> "INT_SHORT INT_LONG TK_SHORT TK_LONG"
+	case $1 in
+	ringfold-soft) echo "1000000 26000000 100000 5000000" ;;
+	qemu-tcg | qemu-microvm-tcg) echo "1000000 300000000 100000 60000000" ;;
+	*) echo "1000000 600000000 100000 200000000" ;;
+	esac
+}
+for v in "${VMM_TABLE[@]}"; do
+	set -- $v
+	meta "ips_counts_$1" "$(ips_counts "$1")"
+done
+# ips_pass VMM KERNEL CMDLINE WHAT: one run; sets IPS_INSNS (instructions
+# the loop retired) and IPS_NS (wall time), or returns 1 after a note.
+ips_pass() {
+	local vmm=$1 kernel=$2 cmdline=$3 what=$4 line k n
+	run_timed "$vmm" "$kernel" "$cmdline"
+	line=$(grep -E '^ips [0-9a-f]+ [0-9a-f]+$' <<<"$CONSOLE" | head -n 1)
+	if [ "$STATUS" != 33 ] || [ -z "$line" ]; then
+		note ips "$vmm" "$what: exit status $STATUS, no ips line; console: $(head -n 2 <<<"$CONSOLE" | tr '\n' ' ')${STDERR_TEXT:+; $STDERR_TEXT}"
+		return 1
+	fi
+	set -- $line
+	k=$2 n=$3
+	if [ "$kernel" = "$TESTKERNEL" ]; then # the test kernel prints decimal
+		IPS_INSNS=$((k * n))
+	else # the tiny guest, hex
+		IPS_INSNS=$((16#$k * 16#$n))
+	fi
+	IPS_NS=$WALL_NS
+}
+# ips_measure VMM REPEAT METRIC WHAT KERNEL CMDLINE_SHORT CMDLINE_LONG:
+# records METRIC in millions of guest instructions per second.
+ips_measure() {
+	local i1 t1
+	ips_pass "$1" "$5" "$6" "$4 (short)" || return
+	i1=$IPS_INSNS t1=$IPS_NS
+	ips_pass "$1" "$5" "$7" "$4 (long)" || return
+	if [ "$IPS_INSNS" -le "$i1" ] || [ "$IPS_NS" -le "$t1" ]; then
+		note ips "$1" "$4: the long run was not longer than the short one (wall ${t1} ns vs ${IPS_NS} ns): no figure"
+		return
+	fi
+	record ips "$3" "$1" "$2" "$(awk -v i=$((IPS_INSNS - i1)) -v t=$((IPS_NS - t1)) 'BEGIN { printf "%.1f", i * 1000 / t }')"
+}
+bench_ips() { # vmm repeat
+	local counts
+	counts=($(ips_counts "$1"))
+	ips_measure "$1" "$2" int_loop_mips "integer loop" "$GUESTS/ips.elf" \
+		"n=${counts[0]}" "n=${counts[1]}"
+	ips_measure "$1" "$2" testkernel_loop_mips "test kernel loop" "$TESTKERNEL" \
+		"ips=${counts[2]}" "ips=${counts[3]}"
 }
 
 for rep in $(seq 1 "$REPEATS"); do

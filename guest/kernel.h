@@ -270,6 +270,8 @@ void check_ioapic(void);
 void check_uart(void);
 void check_acpi(void);
 void check_smp(void);
+void check_virtio_blk(void);
+void check_virtio_rng(void);
 
 void run_benchmarks(int *passed, int *failed);
 

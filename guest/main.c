@@ -4,7 +4,9 @@
  *   ok NAME[: note] | not ok NAME: detail | skip NAME: reason
  *   testkernel: N passed, N failed[, N skipped]
  *   outl 0x10 (nothing failed) or 0x11 to port 0xF4 */
+#include "ipsloop.h"
 #include "kernel.h"
+#include "modes.h"
 #include "x86.h"
 
 #define MB_BOOT_MAGIC 0x2badb002
@@ -48,6 +50,15 @@ static const struct check checks[] = {
     {"uart", check_uart},
     {"acpi", check_acpi},
     {"smp", check_smp},
+    {"virtio-blk", check_virtio_blk},
+    {"virtio-rng", check_virtio_rng},
+    {"compat-mode", check_compat_mode},
+    {"pm16", check_pm16},
+    {"pm32", check_pm32},
+    {"real-mode", check_real_mode},
+    {"call-gate", check_call_gate},
+    {"segment-limit", check_segment_limit},
+    {"debug-regs", check_debug_regs},
 };
 #define NCHECKS (int)(sizeof(checks) / sizeof(checks[0]))
 
@@ -226,8 +237,10 @@ static void copy_boot_info(uint32_t magic, uint32_t info)
 	}
 }
 
-/* Words of the command line: "all", "bench", "quiet", "only=a,b". */
+/* Words of the command line: "all", "bench", "quiet", "only=a,b", "ips=N". */
 static bool want_bench;
+static bool want_ips;
+static uint64_t ips_iterations;
 /* Self-tests of the reporting itself, for the harness that runs this kernel:
  * selftest=fail adds a check that fails, selftest=unexpected takes an
  * exception no check expects. */
@@ -247,7 +260,12 @@ static void parse_cmdline(void)
 		size_t n = (size_t)(s - w);
 		if (n == 5 && !memcmp(w, "bench", 5))
 			want_bench = true;
-		else if (n == 5 && !memcmp(w, "quiet", 5))
+		else if (n > 4 && !memcmp(w, "ips=", 4)) {
+			want_ips = true;
+			ips_iterations = 0;
+			for (size_t k = 4; k < n && w[k] >= '0' && w[k] <= '9'; k++)
+				ips_iterations = ips_iterations * 10 + (uint64_t)(w[k] - '0');
+		} else if (n == 5 && !memcmp(w, "quiet", 5))
 			quiet = true;
 		else if (n == 13 && !memcmp(w, "selftest=fail", 13))
 			selftest_fail = true;
@@ -294,6 +312,10 @@ void kmain(uint32_t magic, uint32_t info)
 
 	if (want_bench) {
 		run_benchmarks(&passed, &failed);
+		finish(false);
+	}
+	if (want_ips) {
+		run_ips(ips_iterations, &passed, &failed);
 		finish(false);
 	}
 	if (selftest_unexpected)

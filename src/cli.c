@@ -5,8 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "dev/virtio/virtio_blk.h"
 #include "util/log.h"
+
+/* The default guest's command line; --cmdline is appended to it. */
+#define DEFAULT_GUEST_CMDLINE "console=ttyS0 quiet"
 
 void cli_print_help(void)
 {
@@ -24,6 +29,13 @@ void cli_print_run_help(void)
 	    "usage: ringfold run [options]\n"
 	    "\n"
 	    "Boot a guest kernel directly (Linux bzImage or Multiboot).\n"
+	    "\n"
+	    "Without --kernel: the default Linux guest that `make guest` builds beside the\n"
+	    "ringfold binary (guest-linux/vmlinuz and initramfs.cpio.gz: Debian's kernel and\n"
+	    "a busybox shell; `poweroff` or exiting the shell ends it). Its command line is\n"
+	    "\"" DEFAULT_GUEST_CMDLINE "\" followed by --cmdline, whose rf.modules=a,b loads\n"
+	    "kernel modules (virtio_pci, virtio_blk, virtio_net, ext4, ...); --initrd adds\n"
+	    "initrds after its own.\n"
 	    "\n"
 	    "  -k, --kernel FILE      kernel image: Linux bzImage (64-bit boot protocol) or\n"
 	    "                         Multiboot v1 (ELF or a.out kludge)\n"
@@ -46,6 +58,13 @@ void cli_print_run_help(void)
 	    "                         guest time follows the host's monotonic clock (default),\n"
 	    "                         or the count of executed instructions (soft engine only):\n"
 	    "                         a run is then reproducible to the instruction\n"
+	    "      --disk FILE[,ro][,cache=none|writeback]\n"
+	    "                         a virtio-blk disk on a raw image file or host block device\n"
+	    "                         (repeat for more, up to %d): ro read-only; cache=none\n"
+	    "                         O_DIRECT, cache=writeback (default) the host page cache\n"
+	    "      --virtio-rng       a virtio-rng device fed from the host's getrandom()\n"
+	    "      --virtio-console   a virtio console (Linux: console=hvc0) beside COM1 on the\n"
+	    "                         same host console; console input then goes to it\n"
 	    "  -v, --verbose          more diagnostics on stderr (twice for debug output)\n"
 	    "  -q, --quiet            errors only\n"
 	    "  -h, --help             this text\n"
@@ -58,7 +77,7 @@ void cli_print_run_help(void)
 	    "machine could not be built; 2 bad command line; 4 triple fault (registers dumped\n"
 	    "on stderr); 6 internal error of the VMM or engine (registers dumped); 8 the guest\n"
 	    "reset with --no-reboot.\n",
-	    VM_MAX_CPUS);
+	    VM_MAX_CPUS, VM_MAX_DISKS);
 }
 
 static int parse_int(const char *s, long min, long max, long *out)
@@ -80,6 +99,78 @@ static enum cli_result usage_error(const char *fmt, const char *arg)
 	return CLI_USAGE_ERROR;
 }
 
+/* Without --kernel, `ringfold run` boots the default Linux guest, which
+ * `make guest` (tools/make-guest.sh) puts in guest-linux/ beside the binary:
+ * build/ringfold boots build/guest-linux/. The strings live as long as the
+ * process, like argv. */
+static enum cli_result use_default_guest(struct vm_config *cfg)
+{
+	static char dir[4096], kernel[4096 + 32], initrd[4096 + 32], cmdline[4096];
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+	if (n <= 0) {
+		fprintf(stderr,
+		        "ringfold: no --kernel given, and the default guest cannot be "
+		        "located (/proc/self/exe: %s)\n",
+		        strerror(errno));
+		return CLI_LOAD_ERROR;
+	}
+	dir[n] = '\0';
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(kernel, sizeof kernel, "%s/guest-linux/vmlinuz", dir);
+	snprintf(initrd, sizeof initrd, "%s/guest-linux/initramfs.cpio.gz", dir);
+	const char *missing = access(kernel, R_OK) < 0   ? kernel
+	                      : access(initrd, R_OK) < 0 ? initrd
+	                                                 : NULL;
+	if (missing) {
+		fprintf(stderr,
+		        "ringfold: no --kernel given and the default guest is not built (%s: %s): "
+		        "run `make guest`\n",
+		        missing, strerror(errno));
+		return CLI_LOAD_ERROR;
+	}
+	if (cfg->ninitrds == VM_MAX_INITRDS)
+		return usage_error("too many --initrd options for the default guest (at most 15)%s",
+		                   "");
+	memmove(&cfg->initrds[1], &cfg->initrds[0], (size_t)cfg->ninitrds * sizeof cfg->initrds[0]);
+	cfg->initrds[0] = initrd;
+	cfg->ninitrds++;
+	cfg->kernel = kernel;
+	int len = snprintf(cmdline, sizeof cmdline, "%s%s%s", DEFAULT_GUEST_CMDLINE,
+	                   cfg->cmdline ? " " : "", cfg->cmdline ? cfg->cmdline : "");
+	if (len < 0 || (size_t)len >= sizeof cmdline)
+		return usage_error("--cmdline: too long%s", "");
+	cfg->cmdline = cmdline;
+	return CLI_OK;
+}
+
+/* The virtio device options (their own getopt codes). */
+enum { OPT_DISK = 512, OPT_VIRTIO_RNG, OPT_VIRTIO_CONSOLE };
+
+static enum cli_result parse_virtio_option(int c, const char *arg, struct vm_config *cfg)
+{
+	switch (c) {
+	case OPT_DISK: {
+		if (cfg->ndisks == VM_MAX_DISKS) {
+			char max[16];
+			snprintf(max, sizeof max, "%d", VM_MAX_DISKS);
+			return usage_error("too many --disk options (at most %s)", max);
+		}
+		char err[256];
+		struct virtio_blk_options o;
+		if (virtio_blk_parse(arg, &o, err, sizeof err) < 0)
+			return usage_error("--disk: %s", err);
+		virtio_blk_options_free(&o);
+		cfg->disks[cfg->ndisks++] = arg;
+		return CLI_OK;
+	}
+	case OPT_VIRTIO_RNG: cfg->virtio_rng = true; return CLI_OK;
+	case OPT_VIRTIO_CONSOLE: cfg->virtio_console = true; return CLI_OK;
+	default: return usage_error("unknown option%s", "");
+	}
+}
+
 enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int *verbosity)
 {
 	enum { OPT_CONSOLE = 256, OPT_HUGEPAGES, OPT_NO_REBOOT, OPT_KERNEL_DECOMPRESS, OPT_CLOCK };
@@ -96,6 +187,9 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 	    {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
 	    {"kernel-decompress", required_argument, NULL, OPT_KERNEL_DECOMPRESS},
 	    {"clock", required_argument, NULL, OPT_CLOCK},
+	    {"disk", required_argument, NULL, OPT_DISK},
+	    {"virtio-rng", no_argument, NULL, OPT_VIRTIO_RNG},
+	    {"virtio-console", no_argument, NULL, OPT_VIRTIO_CONSOLE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -176,6 +270,14 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 				(*verbosity)++;
 			break;
 		case 'q': *verbosity = LOG_ERROR; break;
+		case OPT_DISK:
+		case OPT_VIRTIO_RNG:
+		case OPT_VIRTIO_CONSOLE: {
+			enum cli_result r = parse_virtio_option(c, optarg, cfg);
+			if (r != CLI_OK)
+				return r;
+			break;
+		}
 		case 'h': cli_print_run_help(); return CLI_EXIT_SUCCESS;
 		case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option '%s'", argv[optind - 1]);
@@ -188,6 +290,6 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 		                   "instructions)%s",
 		                   "");
 	if (!cfg->kernel)
-		return usage_error("no kernel given: use --kernel FILE%s", "");
+		return use_default_guest(cfg);
 	return CLI_OK;
 }

@@ -5,7 +5,8 @@
 
 #include "vm.h"
 
-enum cli_result { CLI_OK, CLI_EXIT_SUCCESS, CLI_USAGE_ERROR };
+/* CLI_LOAD_ERROR: no --kernel and the default guest is not built (status 1). */
+enum cli_result { CLI_OK, CLI_EXIT_SUCCESS, CLI_USAGE_ERROR, CLI_LOAD_ERROR };
 
 enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int *verbosity);
 void cli_print_help(void);

@@ -62,6 +62,7 @@ static int cmd_run(int argc, char **argv)
 	switch (cli_parse_run(argc, argv, &cfg, &verbosity)) {
 	case CLI_EXIT_SUCCESS: return 0;
 	case CLI_USAGE_ERROR: return EXIT_STATUS_USAGE;
+	case CLI_LOAD_ERROR: return EXIT_STATUS_LOAD_ERROR;
 	case CLI_OK: break;
 	}
 	log_set_level((enum log_level)verbosity);

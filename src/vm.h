@@ -17,6 +17,7 @@
 #define VM_MAX_CPUS 64
 #define VM_MAX_INITRDS 16
 #define VM_MAX_DISKS 8
+#define VM_MAX_NICS 4
 
 enum engine_kind { ENGINE_AUTO, ENGINE_KVM, ENGINE_SOFT };
 
@@ -47,8 +48,10 @@ struct vm_config {
 	/* Virtio devices (docs/devices.md). */
 	const char *disks[VM_MAX_DISKS]; /* --disk FILE[,ro][,cache=none|writeback] */
 	int ndisks;
-	bool virtio_rng;     /* --virtio-rng */
-	bool virtio_console; /* --virtio-console: console input goes to it */
+	bool virtio_rng;               /* --virtio-rng */
+	bool virtio_console;           /* --virtio-console: console input goes to it */
+	const char *nets[VM_MAX_NICS]; /* --net user[,...] | tap=NAME[,...] */
+	int nnets;
 };
 
 /* How the machine ended. The process exit status is derived in main.c. */
@@ -80,6 +83,7 @@ struct port80;
 struct virtio_blk;
 struct virtio_rng;
 struct virtio_console;
+struct virtio_net;
 
 struct vm {
 	const struct vm_config *config;
@@ -102,6 +106,7 @@ struct vm {
 	struct virtio_blk *disks[VM_MAX_DISKS];
 	struct virtio_rng *virtio_rng;
 	struct virtio_console *virtio_console;
+	struct virtio_net *nics[VM_MAX_NICS];
 	struct vm_timer timers[VM_MAX_TIMERS];
 	int ntimers;
 	/* Set by an engine whose timer loop sleeps on another thread: called

@@ -10,8 +10,13 @@
 #include "dev/port80.h"
 #include "dev/rtc.h"
 #include "dev/serial.h"
+#include "dev/virtio/virtio_blk.h"
+#include "dev/virtio/virtio_console.h"
+#include "dev/virtio/virtio_rng.h"
 #include "util/log.h"
 #include "vm.h"
+
+static int vm_virtio_create(struct vm *vm);
 
 int vm_devices_create(struct vm *vm)
 {
@@ -28,11 +33,42 @@ int vm_devices_create(struct vm *vm)
 	if (!vm->i8042 || !vm->rtc || !vm->port80 || !vm->debugexit || !vm->serial ||
 	    !vm->acpi_pm || !vm->pci)
 		return -1;
+	return vm_virtio_create(vm);
+}
+
+/* Virtio devices on PCI bus 0 from slot 1 up, in this order: the disks
+ * (--disk, in command-line order), virtio-rng, virtio-console. */
+static int vm_virtio_create(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->config;
+	for (int i = 0; i < cfg->ndisks && i < VM_MAX_DISKS; i++) {
+		vm->disks[i] = virtio_blk_create(vm, cfg->disks[i]);
+		if (!vm->disks[i])
+			return -1;
+	}
+	if (cfg->virtio_rng && !(vm->virtio_rng = virtio_rng_create(vm)))
+		return -1;
+	/* After the UART: the console's input handler becomes this device's. */
+	if (cfg->virtio_console && !(vm->virtio_console = virtio_console_create(vm, vm->console)))
+		return -1;
 	return 0;
+}
+
+static void vm_virtio_destroy(struct vm *vm)
+{
+	virtio_console_destroy(vm->virtio_console);
+	vm->virtio_console = NULL;
+	virtio_rng_destroy(vm->virtio_rng);
+	vm->virtio_rng = NULL;
+	for (int i = VM_MAX_DISKS - 1; i >= 0; i--) {
+		virtio_blk_destroy(vm->disks[i]);
+		vm->disks[i] = NULL;
+	}
 }
 
 void vm_devices_destroy(struct vm *vm)
 {
+	vm_virtio_destroy(vm); /* before the PCI bus and the console they use */
 	if (vm->pci)
 		pci_destroy(vm->pci);
 	if (vm->acpi_pm)

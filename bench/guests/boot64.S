@@ -1,4 +1,4 @@
-/* Shared start of the 64-bit benchmark guests (idle, cpu): a Multiboot v1
+/* Shared start of the 64-bit benchmark guests (idle, cpu, ips): a Multiboot v1
  * header, then the switch from the loader's 32-bit protected mode to long
  * mode with the first 32 MiB identity-mapped by 2 MiB pages that CPL3 may
  * use (plus the local APIC page), a GDT with kernel and user segments laid
@@ -33,6 +33,7 @@ multiboot_header:
 
 _start:
 	cli
+	movl	%ebx, mb_info		/* the Multiboot information, for main64 */
 	lgdt	gdt_pointer
 	movl	$pml4, %eax
 	movl	%eax, %cr3
@@ -185,6 +186,9 @@ enter_user:
 	iretq
 
 	.section .data
+	.globl mb_info
+	.balign 4
+mb_info: .long 0
 fault_text: .asciz "fault"
 hexdigits: .ascii "0123456789abcdef"
 	.balign 8

@@ -7,7 +7,7 @@
  *   0xE0000  RSDP  rev 2, 36 bytes (16-byte aligned so a scan finds it)
  *   0xE0040  FACS  64 bytes (the FADT requires 64-byte alignment)
  *   then, each on a 16-byte boundary in this order:
- *            DSDT  AML: \_S5_, \_SB.PCI0 (PCI root bridge), \_SB.COM1
+ *            DSDT  AML: \_S5_, \_SB.PCI0 (PCI root bridge, INTx _PRT), \_SB.COM1
  *            FADT  rev 6.0, 276 bytes: PM1a/PM timer/reset register
  *            MADT  rev 4: one local APIC per vCPU, the I/O APIC,
  *                  IRQ0->GSI2 and the SCI overrides, LINT1 NMI
@@ -334,9 +334,8 @@ static void dsdt_body(struct aml *a)
 
 	struct aml_mark sb = aml_scope_open(a, "\\_SB");
 
-	/* The PCI root bridge, so Linux finds bus 0 through ACPI and knows
-	 * which windows it may assign BARs from. No _PRT yet: legacy INTx
-	 * routing falls back to the interrupt line register. */
+	/* The PCI root bridge, so Linux finds bus 0 through ACPI, knows
+	 * which windows it may assign BARs from, and how INTx is routed. */
 	struct aml_mark pci = aml_device_open(a, "PCI0");
 	aml_name(a, "_HID");
 	aml_eisaid(a, "PNP0A03");
@@ -359,6 +358,24 @@ static void dsdt_body(struct aml *a)
 	aml_res_dword_mem(&res, (uint32_t)MEM_PCI_HOLE_START, ACPI_IOAPIC_ADDR - 1);
 	aml_name(a, "_CRS");
 	aml_resource_template(a, &res);
+	/* INTx routing: pin p (0 = INTA) of slot s reaches the GSI that
+	 * pci_intx_gsi() says, 16 + (s + p) mod 8, straight to the IOAPIC (no
+	 * link devices, so level-triggered, active-low as ACPI defines it;
+	 * the machine's line levels are logical either way). Slot 0, the
+	 * host bridge, has no interrupt pin. */
+	aml_name(a, "_PRT");
+	struct aml_mark prt = aml_package_open(a, (PCI_MAX_DEVICES - 1) * 4);
+	for (unsigned slot = 1; slot < PCI_MAX_DEVICES; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			struct aml_mark e = aml_package_open(a, 4);
+			aml_integer(a, (uint64_t)slot << 16 | 0xFFFF); /* any function */
+			aml_integer(a, pin);
+			aml_integer(a, 0); /* no link device: the fourth field is a GSI */
+			aml_integer(a, pci_intx_gsi(slot, pin + 1));
+			aml_close(a, e);
+		}
+	}
+	aml_close(a, prt);
 	aml_close(a, pci);
 
 	/* The first UART, so the OS need not probe for it. */

@@ -36,6 +36,17 @@ void irqchip_set_irq(struct irqchip *chip, unsigned gsi, int level)
 	pthread_mutex_unlock(&chip->lock);
 }
 
+bool irqchip_signal_msi(struct irqchip *chip, uint64_t address, uint32_t data)
+{
+	struct apic_msg m;
+	if (!apic_msi_to_msg(address, data, &m))
+		return false;
+	pthread_mutex_lock(&chip->lock);
+	apic_bus_deliver(chip->apic_bus, &m, NULL);
+	pthread_mutex_unlock(&chip->lock);
+	return true;
+}
+
 static void pit_irq(void *opaque, int level)
 {
 	isa_irq(opaque, 0, level);

@@ -27,6 +27,7 @@
 #ifndef RINGFOLD_DEV_IRQCHIP_H
 #define RINGFOLD_DEV_IRQCHIP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dev/clock.h"
@@ -58,6 +59,10 @@ struct irqchip *irqchip_create(const struct irqchip_config *cfg);
 void irqchip_destroy(struct irqchip *chip);
 
 void irqchip_set_irq(struct irqchip *chip, unsigned gsi, int level);
+/* A PCI device's MSI write (address, data): decoded by apic_msi_to_msg()
+ * and sent on the APIC bus as an IOAPIC message would be. Any thread.
+ * Returns false when the pair does not describe an interrupt (ignored). */
+bool irqchip_signal_msi(struct irqchip *chip, uint64_t address, uint32_t data);
 
 struct lapic *irqchip_lapic(struct irqchip *chip, int cpu);
 struct pic *irqchip_pic(struct irqchip *chip);

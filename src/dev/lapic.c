@@ -379,6 +379,37 @@ void apic_bus_deliver(struct apic_bus *bus, const struct apic_msg *msg, struct l
 	pthread_mutex_unlock(bus->lock);
 }
 
+/* --- message-signalled interrupts --- */
+
+#define MSI_ADDR_WINDOW 0xFEE00000u
+#define MSI_ADDR_DEST_SHIFT 12
+#define MSI_ADDR_REDIRECTION_HINT (1u << 3)
+#define MSI_ADDR_DEST_LOGICAL (1u << 2)
+#define MSI_DATA_ASSERT (1u << 14)
+#define MSI_DATA_LEVEL (1u << 15)
+
+bool apic_msi_to_msg(uint64_t address, uint32_t data, struct apic_msg *msg)
+{
+	if ((address >> 32) || (address & 0xFFF00000u) != MSI_ADDR_WINDOW)
+		return false;
+	unsigned dm = (data >> 8) & 7;
+	if (dm == APIC_DM_SIPI || dm == 3)
+		return false; /* not valid in an MSI */
+	bool level = data & MSI_DATA_LEVEL;
+	if (level && !(data & MSI_DATA_ASSERT))
+		return false; /* a level de-assert message: nothing to deliver */
+	if (dm == APIC_DM_FIXED && (address & MSI_ADDR_REDIRECTION_HINT))
+		dm = APIC_DM_LOWEST;
+	*msg = (struct apic_msg){
+	    .dest = (uint32_t)(address >> MSI_ADDR_DEST_SHIFT) & 0xFF,
+	    .vector = (uint8_t)data,
+	    .delivery = (uint8_t)dm,
+	    .logical = address & MSI_ADDR_DEST_LOGICAL,
+	    .level = level,
+	};
+	return true;
+}
+
 /* --- timer --- */
 
 static uint64_t lapic_now(struct lapic *l)

@@ -130,6 +130,17 @@ void apic_bus_destroy(struct apic_bus *bus);
  * lowest index on a tie: deterministic, as replays need. */
 void apic_bus_deliver(struct apic_bus *bus, const struct apic_msg *msg, struct lapic *sender);
 
+/* A message-signalled interrupt (MSI/MSI-X; Intel SDM 10.11) as the APIC
+ * bus message it stands for, the same as an IOAPIC redirection entry gives.
+ * Address: 0xFEE in bits 31:20 (bits 63:32 zero), destination ID in 19:12,
+ * redirection hint in bit 3 (with it a fixed interrupt is delivered at
+ * lowest priority, as KVM does), destination mode in bit 2 (1 = logical).
+ * Data: vector in 7:0, delivery mode in 10:8, level in bit 14, trigger mode
+ * in bit 15 (1 = level). Returns false, leaving msg alone, when there is
+ * nothing to deliver: an address outside the interrupt window, a SIPI or
+ * reserved delivery mode, or a level-triggered de-assert. */
+bool apic_msi_to_msg(uint64_t address, uint32_t data, struct apic_msg *msg);
+
 struct lapic_config {
 	struct apic_bus *bus;            /* required */
 	const struct guest_clock *clock; /* copied; required */

@@ -15,6 +15,10 @@
 struct pci_bus {
 	struct vm *vm;
 	pthread_mutex_t lock;
+	/* INTx: how many devices assert each shared line (pci_set_irq). A
+	 * leaf lock of its own, so devices may raise lines under their locks. */
+	pthread_mutex_t irq_lock;
+	unsigned intx_count[PCI_INTX_GSIS];
 	uint32_t address;
 	struct pci_device *devices[PCI_MAX_DEVICES];
 	struct pci_device host_bridge;
@@ -330,6 +334,30 @@ static int pci_setup_bars(struct pci_device *dev)
 	return 0;
 }
 
+unsigned pci_intx_gsi(unsigned slot, unsigned pin)
+{
+	return PCI_INTX_GSI_BASE + (slot + pin - 1) % PCI_INTX_GSIS;
+}
+
+void pci_set_irq(struct pci_device *dev, int level)
+{
+	struct pci_bus *pci = dev->bus;
+	unsigned pin = dev->config[PCI_INTERRUPT_PIN]; /* read-only after init */
+	if (!pci || pin < 1 || pin > 4)
+		return;
+	unsigned line = pci_intx_gsi(dev->slot, pin) - PCI_INTX_GSI_BASE;
+	bool want = level != 0;
+	pthread_mutex_lock(&pci->irq_lock);
+	if (dev->intx_asserted != want) {
+		dev->intx_asserted = want;
+		unsigned before = pci->intx_count[line];
+		pci->intx_count[line] = want ? before + 1 : before - 1;
+		if ((before == 0) != (pci->intx_count[line] == 0))
+			vm_set_irq(pci->vm, PCI_INTX_GSI_BASE + line, want);
+	}
+	pthread_mutex_unlock(&pci->irq_lock);
+}
+
 int pci_register_device(struct pci_bus *pci, struct pci_device *dev)
 {
 	if (pci_setup_bars(dev) < 0)
@@ -345,6 +373,11 @@ int pci_register_device(struct pci_bus *pci, struct pci_device *dev)
 	if (slot >= 0) {
 		dev->bus = pci;
 		dev->slot = (unsigned)slot;
+		dev->intx_asserted = false;
+		unsigned pin = dev->config[PCI_INTERRUPT_PIN];
+		if (pin >= 1 && pin <= 4)
+			dev->config[PCI_INTERRUPT_LINE] =
+			    (uint8_t)pci_intx_gsi((unsigned)slot, pin);
 		pci->devices[slot] = dev;
 	}
 	pthread_mutex_unlock(&pci->lock);
@@ -355,6 +388,8 @@ int pci_register_device(struct pci_bus *pci, struct pci_device *dev)
 
 void pci_unregister_device(struct pci_bus *pci, struct pci_device *dev)
 {
+	if (dev->bus == pci)
+		pci_set_irq(dev, 0); /* a line it held must not stay high */
 	pthread_mutex_lock(&pci->lock);
 	if (dev->slot < PCI_MAX_DEVICES && pci->devices[dev->slot] == dev) {
 		pci_unmap_bars(pci, dev);
@@ -373,6 +408,7 @@ struct pci_bus *pci_create(struct vm *vm)
 	}
 	pci->vm = vm;
 	pthread_mutex_init(&pci->lock, NULL);
+	pthread_mutex_init(&pci->irq_lock, NULL);
 	/* 00.0: the host bridge, as on QEMU's i440FX machine. */
 	pci_device_init(&pci->host_bridge, "host bridge", 0x8086, 0x1237, 0x060000, 0x02);
 	pci->devices[0] = &pci->host_bridge;
@@ -392,6 +428,7 @@ fail:
 	log_error("pci: cannot claim ports %#x-%#x", PCI_CONFIG_ADDRESS_PORT,
 	          PCI_CONFIG_DATA_PORT + 3);
 	pthread_mutex_destroy(&pci->lock);
+	pthread_mutex_destroy(&pci->irq_lock);
 	free(pci);
 	return NULL;
 }
@@ -409,5 +446,6 @@ void pci_destroy(struct pci_bus *pci)
 		}
 	}
 	pthread_mutex_destroy(&pci->lock);
+	pthread_mutex_destroy(&pci->irq_lock);
 	free(pci);
 }

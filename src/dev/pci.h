@@ -95,8 +95,9 @@ struct pci_device {
 	/* Set by pci_register_device(). */
 	struct pci_bus *bus;
 	unsigned slot;
-	uint16_t cap_end; /* first free config byte for the next capability */
-	uint8_t cap_last; /* offset of the last capability, 0 if none */
+	uint16_t cap_end;   /* first free config byte for the next capability */
+	uint8_t cap_last;   /* offset of the last capability, 0 if none */
+	bool intx_asserted; /* pci_set_irq(); under the bus's interrupt lock */
 };
 
 /* Registers 0xCF8 and 0xCFC-0xCFF and the host bridge at 00.0; NULL after
@@ -123,5 +124,20 @@ void pci_unregister_device(struct pci_bus *pci, struct pci_device *dev);
 
 /* The address the guest programmed into a BAR (whether or not it is mapped). */
 uint64_t pci_bar_address(struct pci_device *dev, int bar);
+
+/* Legacy INTx wiring (what the DSDT's _PRT tells the OS): interrupt pin
+ * `pin` (1 = INTA .. 4 = INTD) of the device in `slot` reaches IOAPIC input
+ * PCI_INTX_GSI_BASE + ((slot + pin - 1) mod 8), the usual swizzle, so
+ * devices in neighbouring slots get different lines. A device that has an
+ * interrupt pin gets this GSI in its interrupt line register when it is
+ * registered, as firmware would leave it. */
+#define PCI_INTX_GSI_BASE 16
+#define PCI_INTX_GSIS 8
+unsigned pci_intx_gsi(unsigned slot, unsigned pin);
+/* Drives dev's INTx line (its interrupt pin register says which) to level.
+ * Devices sharing a line are wire-ORed: the line is high while any of them
+ * asserts it. Any thread; takes only the bus's interrupt lock, never the
+ * configuration lock, so a device may call it under its own lock. */
+void pci_set_irq(struct pci_device *dev, int level);
 
 #endif

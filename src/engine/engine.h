@@ -85,6 +85,7 @@ struct cpu_state {
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
 	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 	uint64_t pat, apic_base, tsc;
+	uint64_t tsc_aux; /* IA32_TSC_AUX: what RDTSCP returns in ECX (Linux: the CPU number) */
 	struct cpu_fpu fpu;
 };
 

@@ -7,7 +7,13 @@
  *   DT_CODE_VA  one page, read+execute: the sequence, then INT3
  *   DT_DATA_VA  two read/write pages (compared after the run), then one
  *               read-only page, then an unmapped guard page
- *   DT_STATE_VA native side only: registers handed to the entry stub
+ *   DT_STATE_VA native side only: registers handed to the entry stub, and
+ *               at DT_FX_VA the FXSAVE image it loads with FXRSTOR
+ *
+ * Every case also carries a floating-point/vector state in FXSAVE format
+ * (x87 control, status, tags and registers, MXCSR, XMM0-15): the native side
+ * loads it before the sequence and reads it back from the signal frame, the
+ * soft side loads and unloads cpu_state.fpu, and the two are compared.
  *
  * Cases run in 64-bit mode or in compatibility mode (a 32-bit code segment
  * of the same 64-bit process: selector 0x23 on Linux), all below 4 GiB. */
@@ -23,6 +29,7 @@
 #define DT_RO_VA (DT_DATA_VA + DT_DATA_SIZE)
 #define DT_GUARD_VA (DT_RO_VA + 0x1000)
 #define DT_STATE_VA 0x30000000ULL
+#define DT_FX_VA (DT_STATE_VA + 0x200)
 #define DT_CODE_MAX 256
 #define DT_MAX_INSNS 8
 
@@ -50,12 +57,26 @@ struct dt_insn {
 	uint8_t size;  /* operand size */
 	int16_t count; /* shift count from an immediate, -1: from CL */
 	uint8_t flags; /* DT_I_* */
+	uint8_t fpcmp; /* DT_CMP_*: how xdst is compared */
+	uint8_t xdst;  /* the XMM register an approximating instruction writes */
 	const struct tmpl *t;
 	char text[48];
 };
 
 #define DT_I_REP 0x01 /* REP/REPE/REPNE prefix */
 #define DT_I_A32 0x02 /* 67 prefix: 32-bit addressing */
+
+/* The FXSAVE image: offsets of the fields compared. */
+#define DT_FX_SIZE 512
+#define DT_FX_FCW 0
+#define DT_FX_FSW 2
+#define DT_FX_FTW 4
+#define DT_FX_MXCSR 24
+#define DT_FX_ST(i) (32 + 16 * (i)) /* 10 bytes each, in stack order ST(i) */
+#define DT_FX_XMM(i) (160 + 16 * (i))
+
+/* How the destination of an approximating instruction is compared. */
+enum { DT_CMP_EXACT, DT_CMP_APPROX_PS, DT_CMP_APPROX_SS };
 
 struct dt_case {
 	uint64_t seed;
@@ -66,6 +87,7 @@ struct dt_case {
 	unsigned ninsns;
 	struct dt_insn insns[DT_MAX_INSNS];
 	struct dt_regs in;
+	uint8_t fx[DT_FX_SIZE] __attribute__((aligned(16)));
 	uint8_t data[DT_DATA_SIZE];
 };
 
@@ -75,6 +97,8 @@ struct dt_result {
 	uint64_t error, cr2;
 	uint16_t undef; /* flags undefined at the end (soft side computes it) */
 	bool timeout;   /* soft side: did not finish */
+	bool no_fx;     /* native side: the signal frame had no FP state */
+	uint8_t fx[DT_FX_SIZE] __attribute__((aligned(16)));
 	uint8_t data[DT_DATA_SIZE];
 };
 

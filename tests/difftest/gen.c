@@ -19,67 +19,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "difftest.h"
-
-enum kind {
-	K_MODRM,  /* opcode, ModRM (reg or /ext), optional immediate */
-	K_PLAIN,  /* opcode, optional immediate */
-	K_PLUSR,  /* opcode + register */
-	K_JCC,    /* Jcc/JMP rel8 or rel32 over a filler */
-	K_CALL,   /* CALL rel32 over a filler */
-	K_LOOP,   /* LOOP/LOOPE/LOOPNE/JrCXZ over a filler */
-	K_RET,    /* RET [imm16] to past a filler */
-	K_JMPIND, /* JMP/CALL r/m to past a filler */
-	K_STRING, /* MOVS/CMPS/STOS/LODS/SCAS */
-	K_MOFFS,  /* MOV AL/rAX <-> moffs */
-	K_ENTER,
-};
-enum rmform { RM_BOTH, RM_REG, RM_MEM };
-enum immkind { I_NONE, I_8, I_Z, I_16, I_V, I_COUNT };
-enum dyn { D_NONE, D_SHIFT, D_ROT, D_SHXD, D_REPCMP };
-enum setup {
-	SU_NONE,
-	SU_DIV,
-	SU_CMPXCHG,
-	SU_CX8,
-	SU_BTMEM,
-	SU_CL,
-	SU_POPF,
-	SU_XLAT,
-	SU_LEAVE,
-	SU_ENTER,
-	SU_CLSHXD,
-};
-#define S1 1
-#define S2 2
-#define S4 4
-#define S8 8
-#define T_LOCK 0x01   /* LOCK allowed with a memory operand */
-#define T_STACK 0x02  /* uses RSP */
-#define T_FOLLOW 0x04 /* may follow the main instruction (register form) */
-#define T_D64 0x08    /* 64-bit operand by default (no REX.W needed) */
-#define T_CC 0x10     /* reads the condition in the opcode's low nibble */
-#define T_NOREX 0x20  /* no REX prefix (the opcode would change meaning) */
-#define T_ONLY32 0x40 /* compatibility mode only */
-#define T_ONLY64 0x80 /* 64-bit mode only */
-
-struct tmpl {
-	const char *name;
-	uint8_t kind, nopc, rm, imm, dyn, setup, flags, mand;
-	uint8_t opc[3];
-	int8_t ext; /* ModRM.reg extension, -1: a register operand */
-	uint8_t sizes;
-	uint16_t def, undef, reads;
-};
+#include "gen.h"
 
 #define A6 DT_FL_ARITH
 #define LOGIC_DEF (DT_FL_CF | DT_FL_PF | DT_FL_ZF | DT_FL_SF | DT_FL_OF)
 
-static struct tmpl T[600];
+static struct tmpl T[DT_MAX_TMPL];
 static unsigned nT;
-static unsigned followers[600], nfollowers;
+static unsigned followers[DT_MAX_TMPL], nfollowers;
 
-static struct tmpl *add(struct tmpl t)
+struct tmpl *add(struct tmpl t)
 {
 	T[nT] = t;
 	if (t.flags & T_FOLLOW)
@@ -434,6 +383,7 @@ void dt_gen_init(void)
 	add((struct tmpl){"nop", K_MODRM, O2(0x0f, 0x1f), .ext = 0, .sizes = S2 | S4,
 	                  .flags = T_FOLLOW});
 	add((struct tmpl){"ud2", K_PLAIN, O2(0x0f, 0x0b), .sizes = S4});
+	dt_gen_vec_init();
 }
 
 unsigned dt_tmpl_count(void)
@@ -498,29 +448,7 @@ void dt_flag_effect(const struct dt_insn *in, const uint64_t *g, uint16_t *def, 
 		*undef |= of;
 }
 
-/* --- randomness --- */
-
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-static unsigned rn(struct rng *r, unsigned n)
-{
-	return (unsigned)(rnd(r) % n);
-}
-static bool chance(struct rng *r, unsigned pct)
-{
-	return rn(r, 100) < pct;
-}
-
-static uint64_t interesting(struct rng *r)
+uint64_t interesting(struct rng *r)
 {
 	static const uint64_t v[] = {0,
 	                             1,
@@ -557,43 +485,13 @@ static uint64_t interesting(struct rng *r)
 	}
 }
 
-/* --- the encoder --- */
-
-struct gen {
-	struct rng r;
-	struct dt_case *c;
-	bool m32; /* compatibility mode: 32-bit code, eight registers, no REX */
-	/* Followers address memory only RIP-relative or absolute: the main
-	 * instruction may have changed any register. */
-	bool abs_only;
-	uint32_t pinned; /* registers whose value a setup or an address fixed */
-};
-
-struct enc {
-	uint8_t pfx[6];
-	unsigned npfx;
-	uint8_t rex;
-	bool force_rex;
-	const uint8_t *opc;
-	unsigned nopc;
-	uint8_t opc_last_add; /* +r */
-	bool has_modrm, has_sib;
-	uint8_t modrm, sib;
-	unsigned disp_size;
-	int64_t disp;
-	bool riprel;
-	uint64_t rip_target;
-	unsigned imm_size;
-	uint64_t imm;
-};
-
-static void pin_set(struct gen *g, unsigned reg, uint64_t v)
+void pin_set(struct gen *g, unsigned reg, uint64_t v)
 {
 	g->c->in.gpr[reg] = v;
 	g->pinned |= 1u << reg;
 }
 
-static unsigned pick_free(struct gen *g, uint32_t also_avoid)
+unsigned pick_free(struct gen *g, uint32_t also_avoid)
 {
 	for (int tries = 0; tries < 64; tries++) {
 		unsigned r = rn(&g->r, g->m32 ? 8 : 16);
@@ -609,7 +507,7 @@ static unsigned pick_free(struct gen *g, uint32_t also_avoid)
 /* Where a memory operand of size bytes lands, as an offset from DT_DATA_VA:
  * mostly inside the read/write pages, sometimes across their page boundary,
  * in the read-only page or into the guard page. */
-static uint64_t pick_target(struct gen *g, unsigned size, unsigned align)
+uint64_t pick_target(struct gen *g, unsigned size, unsigned align)
 {
 	unsigned k = rn(&g->r, 100);
 	uint64_t off;
@@ -627,7 +525,7 @@ static uint64_t pick_target(struct gen *g, unsigned size, unsigned align)
 }
 
 /* Encode a memory operand whose effective address is ea (absolute). */
-static void enc_mem(struct gen *g, struct enc *e, uint64_t ea, bool a32, bool reg_only)
+void enc_mem(struct gen *g, struct enc *e, uint64_t ea, bool a32, bool reg_only)
 {
 	struct rng *r = &g->r;
 	uint64_t am = a32 ? 0xffffffffULL : ~0ULL;
@@ -813,14 +711,14 @@ static uint64_t count_value(struct gen *g, unsigned size, bool shxd)
 	return v;
 }
 
-static void data_put(struct dt_case *c, uint64_t off, uint64_t v, unsigned size)
+void data_put(struct dt_case *c, uint64_t off, uint64_t v, unsigned size)
 {
 	for (unsigned k = 0; k < size; k++)
 		if (off + k < DT_DATA_SIZE)
 			c->data[off + k] = (uint8_t)(v >> (8 * k));
 }
 
-static uint64_t data_get(const struct dt_case *c, uint64_t off, unsigned size)
+uint64_t data_get(const struct dt_case *c, uint64_t off, unsigned size)
 {
 	uint64_t v = 0;
 	for (unsigned k = 0; k < size; k++) {
@@ -846,7 +744,7 @@ static uint64_t stack_pointer(struct gen *g)
 
 /* 32-bit addressing: a 67 prefix in 64-bit mode, the default in
  * compatibility mode (where 67 would mean 16-bit addressing: not generated). */
-static bool want_a32(struct gen *g, struct enc *e, unsigned pct)
+bool want_a32(struct gen *g, struct enc *e, unsigned pct)
 {
 	if (g->m32)
 		return true;
@@ -896,7 +794,7 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 	uint64_t *gpr = c->in.gpr;
 	bool mem = false, a32 = false, lock = false;
 	unsigned reg = 0;
-	char form[24] = "";
+	char form[40] = "";
 
 	if (t->flags & T_STACK) {
 		pin_set(g, 4, stack_pointer(g));
@@ -1132,6 +1030,7 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 			g->pinned |= 1u << reg;
 		}
 		break;
+	case K_VEC: gen_vec(g, t, in, &e, form, sizeof form); break;
 	case K_ENTER: {
 		e.imm = chance(r, 70) ? rn(r, 8) * 8 : rnd(r) & 0xffff;
 		unsigned level = chance(r, 60)   ? rn(r, 2)
@@ -1170,7 +1069,10 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 	in->len = (uint8_t)emit(g, &e);
 	in->flags |= a32 ? DT_I_A32 : 0;
 
-	snprintf(in->text, sizeof in->text, "%s.%s %s", t->name, size_name(size), form);
+	if (t->kind == K_VEC)
+		snprintf(in->text, sizeof in->text, "%s %s", t->name, form);
+	else
+		snprintf(in->text, sizeof in->text, "%s.%s %s", t->name, size_name(size), form);
 
 	/* Control transfers: a filler, and targets past it. */
 	uint64_t after = DT_CODE_VA + c->code_len + filler_len(g);
@@ -1214,7 +1116,7 @@ bool dt_gen_case(uint64_t seed, uint64_t index, const char *filter, int mode, st
 	c->seed = seed;
 	c->fs_base = host_fs_base;
 	c->gs_base = host_gs_base;
-	unsigned cand[600], ncand = 0;
+	unsigned cand[DT_MAX_TMPL], ncand = 0;
 	g.m32 = mode == DT_MODE_32 || (mode == DT_MODE_MIXED && chance(&g.r, 25));
 	for (int attempt = 0; attempt < 2 && !ncand; attempt++) {
 		if (attempt) {
@@ -1241,6 +1143,7 @@ bool dt_gen_case(uint64_t seed, uint64_t index, const char *filter, int mode, st
 	c->in.rflags = 0x202 | (rnd(&g.r) & DT_FL_ARITH) | (chance(&g.r, 15) ? DT_FL_DF : 0);
 
 	const struct tmpl *main_t = &T[cand[rn(&g.r, ncand)]];
+	gen_fx(&g, main_t);
 	gen_insn(&g, main_t, false);
 	uint16_t poison = (uint16_t)((0 & ~main_t->def) | main_t->undef);
 	if (main_t->dyn != D_NONE)

@@ -21,6 +21,59 @@
 static const char *const regnames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                          "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
 
+static uint64_t fx64(const uint8_t *fx, unsigned off)
+{
+	uint64_t v;
+	memcpy(&v, fx + off, 8);
+	return v;
+}
+static unsigned fx16(const uint8_t *fx, unsigned off)
+{
+	return (unsigned)fx[off] | (unsigned)fx[off + 1] << 8;
+}
+static unsigned fx32(const uint8_t *fx, unsigned off)
+{
+	return fx16(fx, off) | fx16(fx, off + 2) << 16;
+}
+
+/* The FP/vector part of a state, for reports: control and status, the x87
+ * registers (MMX in their significands) and XMM0-15. */
+static void print_fx(const char *who, const uint8_t *fx)
+{
+	printf("  %-6s fcw=%04x fsw=%04x ftw=%02x mxcsr=%08x\n", who, fx16(fx, DT_FX_FCW),
+	       fx16(fx, DT_FX_FSW), fx[DT_FX_FTW], fx32(fx, DT_FX_MXCSR));
+	for (int k = 0; k < 8; k++)
+		printf("%sst%d=%04x:%016" PRIx64 "%s", k % 4 == 0 ? "         " : " ", k,
+		       fx16(fx, DT_FX_ST(k) + 8), fx64(fx, DT_FX_ST(k)), k % 4 == 3 ? "\n" : "");
+	for (int k = 0; k < 16; k++)
+		printf("%sxmm%-2d=%016" PRIx64 "%016" PRIx64 "%s", k % 3 == 0 ? "         " : " ",
+		       k, fx64(fx, DT_FX_XMM(k) + 8), fx64(fx, DT_FX_XMM(k)),
+		       k % 3 == 2 || k == 15 ? "\n" : "");
+}
+
+/* RCPPS/RSQRTPS and their scalar forms are approximations that differ by
+ * vendor: equal special values and class, and within 2^-10 relative (the
+ * SDM allows 1.5 * 2^-12 either side of the true value). */
+static bool approx_same(uint32_t a, uint32_t b)
+{
+	if (a == b)
+		return true;
+	uint32_t ea = (a >> 23) & 0xff, eb = (b >> 23) & 0xff;
+	if ((a ^ b) >> 31 || ea == 0xff || eb == 0xff)
+		return false;
+	if (ea <= 1 && eb <= 1) /* tiny: flushed on one CPU, not on another */
+		return true;
+	float fa, fb;
+	memcpy(&fa, &a, 4);
+	memcpy(&fb, &b, 4);
+	double d = (double)fa - (double)fb, m = (double)fa;
+	if (d < 0)
+		d = -d;
+	if (m < 0)
+		m = -m;
+	return d <= m * 0x1p-10;
+}
+
 static void print_case(const struct dt_case *c, uint64_t index)
 {
 	printf("case %" PRIu64 " (seed %" PRIu64 ", %s):", index, c->seed,
@@ -35,6 +88,7 @@ static void print_case(const struct dt_case *c, uint64_t index)
 		printf("%s%s=%016" PRIx64, k % 4 == 0 ? "\n       " : " ", regnames[k],
 		       c->in.gpr[k]);
 	printf("\n");
+	print_fx("in:", c->fx);
 }
 
 static void print_result(const char *who, const struct dt_result *r)
@@ -47,6 +101,52 @@ static void print_result(const char *who, const struct dt_result *r)
 		printf("%s%s=%016" PRIx64, k % 4 == 0 ? "\n       " : " ", regnames[k],
 		       r->out.gpr[k]);
 	printf("\n");
+	print_fx(who, r->fx);
+}
+
+/* The FP/vector state: everything FXSAVE reports except the x87 last
+ * instruction and operand pointers and opcode (AMD stores them only when an
+ * exception is pending; nothing here changes them yet). */
+static void fx_compare(const struct dt_case *c, const struct dt_result *nat,
+                       const struct dt_result *soft, char *why, size_t *n, size_t len)
+{
+#define WHY(...) (*n += (size_t)snprintf(why + *n, *n < len ? len - *n : 0, __VA_ARGS__))
+	const uint8_t *a = nat->fx, *b = soft->fx;
+	if (nat->no_fx) {
+		WHY(" no native FP state");
+		return;
+	}
+	if (fx16(a, DT_FX_FCW) != fx16(b, DT_FX_FCW))
+		WHY(" fcw %04x!=%04x", fx16(a, DT_FX_FCW), fx16(b, DT_FX_FCW));
+	if (fx16(a, DT_FX_FSW) != fx16(b, DT_FX_FSW))
+		WHY(" fsw %04x!=%04x", fx16(a, DT_FX_FSW), fx16(b, DT_FX_FSW));
+	if (a[DT_FX_FTW] != b[DT_FX_FTW])
+		WHY(" ftw %02x!=%02x", a[DT_FX_FTW], b[DT_FX_FTW]);
+	if (fx32(a, DT_FX_MXCSR) != fx32(b, DT_FX_MXCSR))
+		WHY(" mxcsr %04x!=%04x", fx32(a, DT_FX_MXCSR), fx32(b, DT_FX_MXCSR));
+	for (int k = 0; k < 8; k++)
+		if (memcmp(a + DT_FX_ST(k), b + DT_FX_ST(k), 10))
+			WHY(" st%d %04x:%016" PRIx64 "!=%04x:%016" PRIx64, k,
+			    fx16(a, DT_FX_ST(k) + 8), fx64(a, DT_FX_ST(k)),
+			    fx16(b, DT_FX_ST(k) + 8), fx64(b, DT_FX_ST(k)));
+	const struct dt_insn *in = &c->insns[0];
+	for (int k = 0; k < 16; k++) {
+		const uint8_t *x = a + DT_FX_XMM(k), *y = b + DT_FX_XMM(k);
+		if (!memcmp(x, y, 16))
+			continue;
+		if (in->fpcmp != DT_CMP_EXACT && k == in->xdst) {
+			unsigned lanes = in->fpcmp == DT_CMP_APPROX_PS ? 4 : 1;
+			bool ok = !memcmp(x + 4 * lanes, y + 4 * lanes, 16 - 4 * lanes);
+			for (unsigned l = 0; l < lanes; l++)
+				ok = ok && approx_same((uint32_t)fx32(x, 4 * l),
+				                       (uint32_t)fx32(y, 4 * l));
+			if (ok)
+				continue;
+		}
+		WHY(" xmm%d %016" PRIx64 "%016" PRIx64 "!=%016" PRIx64 "%016" PRIx64, k, fx64(x, 8),
+		    fx64(x, 0), fx64(y, 8), fx64(y, 0));
+	}
+#undef WHY
 }
 
 /* Compare; describe the first differences in why. */
@@ -87,6 +187,8 @@ static bool same(const struct dt_case *c, const struct dt_result *nat, const str
 			break;
 		}
 	}
+	if (nat->vector != -2)
+		fx_compare(c, nat, soft, why, &n, len);
 #undef WHY
 	return why[0] == 0;
 }
@@ -143,7 +245,7 @@ int main(int argc, char **argv)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	uint64_t passed = 0, failed = 0, vectors[32] = {0};
-	static bool covered[1024]; /* templates run as the main instruction */
+	static bool covered[2048]; /* templates run as the main instruction */
 	unsigned ncovered = 0;
 	for (uint64_t base = first; base < last; base += BATCH) {
 		unsigned n = (unsigned)(last - base < BATCH ? last - base : BATCH);
@@ -158,13 +260,13 @@ int main(int argc, char **argv)
 		if (dt_native_run(cases, nat, n) != 0)
 			return 2;
 		for (unsigned k = 0; k < n; k++) {
-			char why[256];
+			char why[1024];
 			dt_soft_run(&cases[k], &soft[k]);
 			bool ok = same(&cases[k], &nat[k], &soft[k], why, sizeof why);
 			if (nat[k].vector >= 0 && nat[k].vector < 32)
 				vectors[nat[k].vector]++;
 			unsigned ti = dt_tmpl_index(cases[k].insns[0].t);
-			if (ti < 1024 && !covered[ti]) {
+			if (ti < 2048 && !covered[ti]) {
 				covered[ti] = true;
 				ncovered++;
 			}

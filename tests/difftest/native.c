@@ -6,9 +6,13 @@
  * and RFLAGS from there (with absolute addressing, so no register is needed
  * to find them) and jumps to the code. The sequence ends with INT3; that, or
  * any exception before it, arrives as a signal whose ucontext holds every
- * register, the vector (trap number), error code and CR2 at that point. The
- * handler (on its own stack, as RSP can be anything) saves them and
- * siglongjmps back to the loop.
+ * register, the vector (trap number), error code and CR2 at that point, and
+ * whose FP state (the FXSAVE part of the XSAVE area Linux stores in the
+ * frame) is the state at that point too: the handler itself runs with a
+ * fresh FPU. A SIMD floating-point exception (#XM) arrives as SIGFPE with
+ * trap number 19, an x87 error (#MF) with 16. The handler (on its own
+ * stack, as RSP can be anything) saves all that and siglongjmps back to the
+ * loop.
  *
  * Results go to shared memory. If the child dies anyway (a case that
  * corrupts it), the parent marks that case and restarts a child after it. */
@@ -24,9 +28,11 @@
 
 #include "difftest.h"
 
-/* Loads RFLAGS, then every GPR, RSP last, then jumps: mov and jmp change no
- * flag. Offsets follow struct dt_regs at DT_STATE_VA. */
+/* Loads the FP/vector state (FXRSTOR of the image at DT_FX_VA), RFLAGS,
+ * then every GPR, RSP last, then jumps: mov and jmp change no flag. Offsets
+ * follow struct dt_regs at DT_STATE_VA. */
 #define LOAD_STATE                                                                                 \
+	"fxrstor64 0x30000200\n"                                                                   \
 	"pushq 0x30000088\n"                                                                       \
 	"popfq\n"                                                                                  \
 	"movq 0x30000000, %rax\n"                                                                  \
@@ -75,6 +81,10 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	r->vector = (int)g[REG_TRAPNO];
 	r->error = (uint64_t)g[REG_ERR];
 	r->cr2 = (uint64_t)g[REG_CR2];
+	if (uc->uc_mcontext.fpregs)
+		memcpy(r->fx, uc->uc_mcontext.fpregs, DT_FX_SIZE);
+	else
+		r->no_fx = true;
 	memcpy(r->data, (const void *)DT_DATA_VA, DT_DATA_SIZE);
 	siglongjmp(child_env, 1);
 }
@@ -142,6 +152,7 @@ static void child_main(const struct dt_case *cases, struct dt_result *results, u
 		mprotect(code, 4096, PROT_READ | PROT_EXEC);
 		memcpy(data, c->data, DT_DATA_SIZE);
 		*state = c->in;
+		memcpy((uint8_t *)state + (DT_FX_VA - DT_STATE_VA), c->fx, DT_FX_SIZE);
 		uint8_t *far = (uint8_t *)state + 0x90;
 		uint32_t eip = (uint32_t)c->in.rip;
 		uint16_t sel = 0x23; /* __USER32_CS */

@@ -109,6 +109,48 @@ static void user_state(struct cpu_state *s, const struct dt_regs *in, bool m32)
 	s->rflags = in->rflags;
 }
 
+/* The FXSAVE image (64-bit format) to and from cpu_state.fpu. The image
+ * lists the x87 registers in stack order, ST(0) first; cpu_fpu keeps the
+ * physical registers R0..R7 (ST(i) = R((TOP + i) mod 8)). */
+static void fx_to_fpu(const uint8_t *fx, struct cpu_fpu *f)
+{
+	memcpy(&f->fcw, fx + DT_FX_FCW, 2);
+	memcpy(&f->fsw, fx + DT_FX_FSW, 2);
+	f->ftw = fx[DT_FX_FTW];
+	memcpy(&f->fop, fx + 6, 2);
+	memcpy(&f->fip, fx + 8, 8);
+	memcpy(&f->fdp, fx + 16, 8);
+	memcpy(&f->mxcsr, fx + DT_FX_MXCSR, 4);
+	unsigned top = (f->fsw >> 11) & 7;
+	for (unsigned k = 0; k < 8; k++) {
+		struct cpu_x87_reg *r = &f->st[(top + k) & 7];
+		memcpy(&r->significand, fx + DT_FX_ST(k), 8);
+		memcpy(&r->sign_exp, fx + DT_FX_ST(k) + 8, 2);
+	}
+	memcpy(f->xmm, fx + DT_FX_XMM(0), 256);
+}
+
+static void fpu_to_fx(const struct cpu_fpu *f, uint8_t *fx)
+{
+	memset(fx, 0, DT_FX_SIZE);
+	memcpy(fx + DT_FX_FCW, &f->fcw, 2);
+	memcpy(fx + DT_FX_FSW, &f->fsw, 2);
+	fx[DT_FX_FTW] = f->ftw;
+	memcpy(fx + 6, &f->fop, 2);
+	memcpy(fx + 8, &f->fip, 8);
+	memcpy(fx + 16, &f->fdp, 8);
+	memcpy(fx + DT_FX_MXCSR, &f->mxcsr, 4);
+	uint32_t mask = 0xffff;
+	memcpy(fx + 28, &mask, 4);
+	unsigned top = (f->fsw >> 11) & 7;
+	for (unsigned k = 0; k < 8; k++) {
+		const struct cpu_x87_reg *r = &f->st[(top + k) & 7];
+		memcpy(fx + DT_FX_ST(k), &r->significand, 8);
+		memcpy(fx + DT_FX_ST(k) + 8, &r->sign_exp, 2);
+	}
+	memcpy(fx + DT_FX_XMM(0), f->xmm, 256);
+}
+
 static const struct dt_insn *insn_at(const struct dt_case *c, uint64_t rip)
 {
 	for (unsigned k = 0; k < c->ninsns; k++)
@@ -124,6 +166,7 @@ void dt_soft_run(const struct dt_case *c, struct dt_result *r)
 	user_state(&cpu->state, &c->in, c->m32);
 	cpu->state.seg[SEG_FS].base = c->fs_base;
 	cpu->state.seg[SEG_GS].base = c->gs_base;
+	fx_to_fpu(c->fx, &cpu->state.fpu);
 	cpu->report_exceptions = true;
 	memset(r, 0, sizeof *r);
 	r->vector = -1;
@@ -155,5 +198,6 @@ void dt_soft_run(const struct dt_case *c, struct dt_result *r)
 	r->out.rip = cpu->state.rip;
 	r->out.rflags = cpu->state.rflags;
 	r->undef = undef;
+	fpu_to_fx(&cpu->state.fpu, r->fx);
 	mem_read(&mem, DATA_GPA, r->data, DT_DATA_SIZE);
 }

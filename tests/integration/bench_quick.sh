@@ -84,6 +84,8 @@ for v in "${vmms[@]}"; do
 	fi
 	check_metric cpu wall_ms "$v"
 	check_metric cpu guest_mcycles "$v"
+	check_metric ips int_loop_mips "$v"
+	check_metric ips testkernel_loop_mips "$v"
 	n=$(awk -F'\t' -v vm="$v" '$1 == "nano" && $3 == vm' "$results" | wc -l)
 	if [ "$n" -gt 0 ]; then
 		pass "nanobenchmarks on $v produced $n numbers"
@@ -107,7 +109,7 @@ if [ -s "$md" ] && grep -q '^## Headline' "$md" && grep -q '<!-- methods:begin -
 else
 	fail "benchmarks.md generated (headline, methods section kept)" "$(head -n 20 "$md" 2>/dev/null)"
 fi
-for g in nano start testkernel memory idle cpu; do
+for g in nano start testkernel memory idle cpu ips; do
 	png=$out/bench/$g.png
 	if [ -s "$png" ] && [ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
 		grep -qF "(bench/$g.png)" "$md"; then

@@ -31,7 +31,11 @@ expect "no command" 2 ""
 expect "unknown command" 2 "unknown command 'frob'" frob
 expect "unknown option" 2 "unknown option '--frobnicate'" run --frobnicate
 expect "missing value" 2 "needs a value" run --kernel
-expect "no kernel" 2 "no kernel given" run
+# Without --kernel, run boots the default Linux guest found beside the binary
+# (make guest); a copy of the binary alone in a directory has none.
+cp "$RINGFOLD" "$t_tmp/ringfold-alone"
+RINGFOLD=$t_tmp/ringfold-alone expect "no kernel, no default guest" 1 \
+	"default guest is not built .*guest-linux/vmlinuz.*run .make guest." run
 expect "bad --mem" 2 "--mem: 'lots'" run --kernel x --mem lots
 expect "too small --mem" 2 "outside 16M" run --kernel x --mem 1M
 expect "bad --cpus" 2 "--cpus: '0'" run --kernel x --cpus 0

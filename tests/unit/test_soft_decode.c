@@ -246,14 +246,14 @@ static void test_exec_rep_restarts(void)
 
 static void test_exec_unimplemented_is_ud(void)
 {
-	load_flat("0f 77"); /* EMMS: MMX is not implemented yet */
+	load_flat("0f aa"); /* RSM: no SMM, so not implemented */
 	cpu->report_exceptions = true;
 	CHECK_EQ(soft_cpu_run(cpu, 1), SOFT_EXIT_EXCEPTION);
 	CHECK_EQ(cpu->exc.vector, SOFT_UD);
 	CHECK_EQ(cpu->state.rip, 0x1000);
-	CHECK_EQ(cpu->unimpl_count[0x177], 1);
+	CHECK_EQ(cpu->unimpl_count[0x1aa], 1);
 	CHECK_EQ(soft_cpu_run(cpu, 1), SOFT_EXIT_EXCEPTION);
-	CHECK_EQ(cpu->unimpl_count[0x177], 2);
+	CHECK_EQ(cpu->unimpl_count[0x1aa], 2);
 	/* delivered through an empty IDT: #UD -> #GP -> #DF -> triple fault */
 	cpu->report_exceptions = false;
 	CHECK_EQ(soft_cpu_run(cpu, 1), SOFT_EXIT_SHUTDOWN);

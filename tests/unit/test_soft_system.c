@@ -214,6 +214,93 @@ static void test_invlpg_and_mov_ss_shadow(void)
 	CHECK(!soft_cpu_interrupt_window(cpu) || !(s->rflags & 0x200));
 }
 
+/* INVPCID: each type drops what it should (the page mapped at 0x50000 is
+ * remapped behind the TLB's back, so a stale entry reads the old frame),
+ * and the #GP/#UD cases. */
+static void invpcid_setup(uint64_t pte_flags)
+{
+	setup_protected();
+	struct cpu_state *s = &cpu->state;
+	wr64(0x1000, 0x2000 | 7);
+	wr64(0x2000, 0x3000 | 7);
+	wr64(0x3000, 0x4000 | 7);
+	for (uint64_t k = 0; k < 512; k++)
+		wr64(0x4000 + k * 8, (k << 12) | 7);
+	wr64(0x4000 + 0x50 * 8, 0x60000 | pte_flags);
+	s->cr0 = 0x80010011;
+	s->cr3 = 0x1000;
+	s->cr4 = 0x20 | 0x80 | 0x20000; /* PAE PGE PCIDE */
+	s->efer = 0x500;
+	s->seg[SEG_CS] = cpu_segment_flat(0x08, true, true);
+	/* mov 0x50000,%eax; invpcid (%rdi),%rsi; mov 0x50000,%ebx; hlt */
+	static const uint8_t code[] = {0x8b, 0x04, 0x25, 0x00, 0x00, 0x05, 0x00, 0x66, 0x0f, 0x38,
+	                               0x82, 0x37, 0x8b, 0x1c, 0x25, 0x00, 0x00, 0x05, 0x00, 0xf4};
+	mem_write(&mem, 0x10000, code, sizeof code);
+	uint32_t a = 0xaaaa, b = 0xbbbb;
+	mem_write(&mem, 0x60000, &a, 4);
+	mem_write(&mem, 0x70000, &b, 4);
+	s->gpr[GPR_RDI] = 0x8000; /* the descriptor */
+	cpu->report_exceptions = true;
+}
+
+/* Run to the INVPCID, remap the page, run the rest: what did EBX read? */
+static uint64_t invpcid_run(uint64_t type, uint64_t pcid, uint64_t la, uint64_t pte_flags)
+{
+	struct cpu_state *s = &cpu->state;
+	wr64(0x8000, pcid);
+	wr64(0x8008, la);
+	s->gpr[GPR_RSI] = type;
+	if (soft_cpu_run(cpu, 1) != SOFT_EXIT_LIMIT || s->gpr[GPR_RAX] != 0xaaaa)
+		return 0;
+	wr64(0x4000 + 0x50 * 8, 0x70000 | pte_flags);
+	enum soft_exit e = soft_cpu_run(cpu, 5);
+	if (e != SOFT_EXIT_HLT)
+		return e == SOFT_EXIT_EXCEPTION ? 0x1000u | cpu->exc.vector : 0;
+	return s->gpr[GPR_RBX];
+}
+
+static void test_invpcid(void)
+{
+	uint32_t r[4];
+	soft_cpuid(cpu, 7, 0, r);
+	CHECK(r[1] & (1u << 10)); /* advertised */
+	/* type 0: this address, this PCID */
+	invpcid_setup(7);
+	CHECK_EQ(invpcid_run(0, 0, 0x50000, 7), 0xbbbb);
+	invpcid_setup(7);
+	CHECK_EQ(invpcid_run(0, 0, 0x51000, 7), 0xaaaa); /* another page: stale */
+	/* type 1: the current PCID (0) */
+	invpcid_setup(7);
+	CHECK_EQ(invpcid_run(1, 0, 0, 7), 0xbbbb);
+	/* types 3 and 2 with a global page: only 2 drops it */
+	invpcid_setup(7 | 0x100);
+	CHECK_EQ(invpcid_run(3, 0, 0, 7 | 0x100), 0xaaaa);
+	invpcid_setup(7 | 0x100);
+	CHECK_EQ(invpcid_run(2, 0, 0, 7 | 0x100), 0xbbbb);
+	invpcid_setup(7);
+	CHECK_EQ(invpcid_run(3, 0, 0, 7), 0xbbbb);
+	/* #GP(0): type 4, reserved descriptor bits, a non-canonical address,
+	 * a PCID without CR4.PCIDE, CPL3 */
+	invpcid_setup(7);
+	CHECK_EQ(invpcid_run(4, 0, 0, 7), 0x1000u | SOFT_GP);
+	invpcid_setup(7);
+	CHECK_EQ(invpcid_run(1, 0x1000, 0, 7), 0x1000u | SOFT_GP);
+	invpcid_setup(7);
+	CHECK_EQ(invpcid_run(0, 0, 0x0000800000000000ULL, 7), 0x1000u | SOFT_GP);
+	invpcid_setup(7);
+	cpu->state.cr4 &= ~0x20000ULL;
+	CHECK_EQ(invpcid_run(1, 5, 0, 7), 0x1000u | SOFT_GP);
+	invpcid_setup(7);
+	cpu->state.seg[SEG_CS].dpl = 3;
+	cpu->state.seg[SEG_CS].selector = 0x0b;
+	CHECK_EQ(invpcid_run(2, 0, 0, 7), 0x1000u | SOFT_GP);
+	/* a register operand is #UD */
+	invpcid_setup(7);
+	static const uint8_t reg[] = {0x66, 0x0f, 0x38, 0x82, 0xf7};
+	mem_write(&mem, 0x10007, reg, sizeof reg);
+	CHECK_EQ(invpcid_run(2, 0, 0, 7), 0x1000u | SOFT_UD);
+}
+
 static void test_sysenter_sysexit(void)
 {
 	/* 64-bit CPL3: sysenter -> kernel at 0x10100: mov edx, 0x10010;
@@ -270,6 +357,7 @@ int main(void)
 	RUN(test_far_call_and_return);
 	RUN(test_invlpg_and_mov_ss_shadow);
 	RUN(test_sysenter_sysexit);
+	RUN(test_invpcid);
 	free(cpu);
 	mem_destroy(&mem);
 	TEST_DONE();

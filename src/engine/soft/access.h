@@ -54,9 +54,15 @@ static inline int soft_mem_prepare(struct soft_cpu *c, uint64_t la, unsigned siz
 {
 	unsigned off = la & 0xfff;
 	if (off + size <= 4096) {
-		const struct soft_tlb_entry *e = soft_tlb_lookup(c, la, access);
-		if (!e)
-			return -1;
+		const struct soft_tlb_entry *e = soft_tlb_hit(c, la, access);
+		if (__builtin_expect(!e, 0)) {
+			/* A miss; pages holding a data breakpoint always miss. */
+			e = soft_mmu_translate(c, la, access);
+			if (!e)
+				return -1;
+			if (c->dbg_data)
+				soft_debug_data_access(c, la, size, access);
+		}
 		m->size = size;
 		m->len0 = size;
 		m->gpa0 = e->gpa + off;

@@ -25,6 +25,7 @@ void soft_cpu_refresh_mode(struct soft_cpu *c)
 	c->cpl = (s->cr0 & CR0_PE) ? s->seg[SEG_CS].dpl & 3 : 0;
 	c->cur_pcid = (s->cr4 & CR4_PCIDE) ? (uint16_t)(s->cr3 & 0xfff) : 0;
 	soft_mmu_refresh_ctx(c);
+	soft_debug_refresh(c);
 }
 
 static void icache_flush(struct soft_cpu *c)
@@ -83,16 +84,31 @@ static inline bool same_bytes(const uint8_t *cached, const uint8_t *p, unsigned 
 	return true;
 }
 
+/* Outside 64-bit mode every byte of an instruction must lie within the CS
+ * limit: #GP(0) at the instruction otherwise. */
+static int beyond_cs_limit(struct soft_cpu *c)
+{
+	return soft_raise(c, SOFT_GP, true, 0);
+}
+
 /* Fetch and decode the instruction at RIP; *out points into the cache or at
- * scratch. */
-static int fetch(struct soft_cpu *c, struct soft_insn *scratch, const struct soft_insn **out)
+ * scratch. Inlined into the run loop: it is half of every instruction. */
+static inline __attribute__((always_inline)) int
+fetch(struct soft_cpu *c, struct soft_insn *scratch, const struct soft_insn **out)
 {
 	uint64_t la = c->state.rip;
+	/* Bytes from RIP to the CS limit: an instruction longer than that
+	 * faults (64-bit mode has no limit: room exceeds any length). */
+	uint64_t room = SOFT_MAX_INSN_LEN;
 	if (c->mode == SOFT_MODE_64) {
 		if (!soft_canonical(la))
 			return soft_raise(c, SOFT_GP, true, 0);
 	} else {
-		la = (c->state.seg[SEG_CS].base + la) & 0xffffffffULL;
+		const struct cpu_segment *cs = &c->state.seg[SEG_CS];
+		if (la > cs->limit)
+			return beyond_cs_limit(c);
+		room = (uint64_t)cs->limit - la + 1;
+		la = (cs->base + la) & 0xffffffffULL;
 	}
 	const struct soft_tlb_entry *e = soft_tlb_lookup(c, la, SOFT_ACC_EXEC);
 	if (!e)
@@ -105,6 +121,8 @@ static int fetch(struct soft_cpu *c, struct soft_insn *scratch, const struct sof
 		struct soft_icache_entry *ce =
 		    &c->icache[(gpa ^ (gpa >> 11)) & (SOFT_ICACHE_SIZE - 1)];
 		if (ce->key == key && same_bytes(ce->bytes, p, ce->insn.len, avail)) {
+			if (__builtin_expect(ce->insn.len > room, 0))
+				return beyond_cs_limit(c);
 			*out = &ce->insn;
 			return 0;
 		}
@@ -115,6 +133,8 @@ static int fetch(struct soft_cpu *c, struct soft_insn *scratch, const struct sof
 		if (n > 0) {
 			ce->key = key;
 			memcpy(ce->bytes, p, (size_t)n);
+			if ((unsigned)n > room)
+				return beyond_cs_limit(c);
 			*out = &ce->insn;
 			return 0;
 		}
@@ -140,8 +160,77 @@ static int fetch(struct soft_cpu *c, struct soft_insn *scratch, const struct sof
 	}
 	if (n <= 0)
 		return decode_error(c, n);
+	if ((unsigned)n > room)
+		return beyond_cs_limit(c);
 	*out = scratch;
 	return 0;
+}
+
+/* An instruction raised cpu->exc: report it (report mode) or deliver it.
+ * -1 to go on running, else the exit. */
+static int handle_exception(struct soft_cpu *c)
+{
+	soft_flags_materialize(c);
+	if (c->report_exceptions) {
+		if (c->exc.software)
+			c->state.rip += c->exc.insn_len;
+		return SOFT_EXIT_EXCEPTION;
+	}
+	if (soft_deliver(c) != 0)
+		return SOFT_EXIT_SHUTDOWN;
+	return -1;
+}
+
+/* One instruction with the debug checks on (TF, RF or a breakpoint armed):
+ * instruction breakpoints before it (a fault, skipped while RF is set),
+ * data breakpoints and single-step after it (one trap, DR6 saying which),
+ * RF cleared once it completes. A REP instruction takes one iteration per
+ * step, so each iteration is single-stepped and watched on its own.
+ * -1 to go on, else the exit. */
+static __attribute__((noinline, cold)) int step_debug(struct soft_cpu *c)
+{
+	struct cpu_state *s = &c->state;
+	bool tf = s->rflags & FL_TF; /* TF as the instruction starts */
+	if (!(s->rflags & FL_RF) && c->dbg_exec) {
+		unsigned hits = soft_debug_exec_hits(c);
+		if (hits) {
+			s->dr[6] = (s->dr[6] & ~0xfULL) | hits; /* B0-B3 say which, alone */
+			soft_raise(c, SOFT_DB, false, 0);
+			return handle_exception(c);
+		}
+	}
+	c->dbg_hits = 0;
+	struct soft_insn scratch;
+	const struct soft_insn *insn;
+	int rc = fetch(c, &scratch, &insn);
+	if (rc == 0)
+		rc = soft_exec(c, insn);
+	if (rc < 0)
+		return handle_exception(c);
+	if (rc == SOFT_X_AGAIN) {
+		/* Between iterations: the breakpoint on the instruction was
+		 * taken (or not) at its start, as hardware sets RF here. */
+		s->rflags |= FL_RF;
+	} else {
+		c->icount++;
+		if (c->int_shadow)
+			c->int_shadow--;
+		if (insn->op != 0xcf) /* IRET loaded RF from the frame */
+			s->rflags &= ~FL_RF;
+	}
+	if (c->dbg_hits || tf) {
+		if (c->dbg_hits)
+			s->dr[6] = (s->dr[6] & ~0xfULL) | c->dbg_hits;
+		if (tf)
+			s->dr[6] |= DR6_BS;
+		soft_raise(c, SOFT_DB, false, 0);
+		return handle_exception(c);
+	}
+	if (rc == SOFT_X_HLT) {
+		soft_flags_materialize(c);
+		return SOFT_EXIT_HLT;
+	}
+	return -1;
 }
 
 enum soft_exit soft_cpu_run(struct soft_cpu *c, uint64_t max_insns)
@@ -149,39 +238,62 @@ enum soft_exit soft_cpu_run(struct soft_cpu *c, uint64_t max_insns)
 	soft_cpu_refresh_mode(c);
 	c->lf.op = SOFT_LF_NONE;
 	c->exc.valid = false;
-	for (uint64_t n = 0; n < max_insns; n++) {
-		if (__builtin_expect(__atomic_load_n(&c->stop_request, __ATOMIC_RELAXED), 0))
-			break;
-		struct soft_insn scratch;
-		const struct soft_insn *insn;
-		int rc = fetch(c, &scratch, &insn);
-		if (rc == 0)
-			rc = soft_exec(c, insn);
-		if (rc == SOFT_X_RETIRED) {
-			c->icount++;
-			if (c->int_shadow)
-				c->int_shadow--;
+	uint64_t n = 0;
+	while (n < max_insns) {
+		if (__builtin_expect(c->dbg_armed, 0)) {
+			if (__atomic_load_n(&c->stop_request, __ATOMIC_RELAXED))
+				break;
+			n++;
+			int x = step_debug(c);
+			soft_debug_rearm(c);
+			if (x >= 0)
+				return (enum soft_exit)x;
 			continue;
 		}
-		if (rc == SOFT_X_AGAIN)
-			continue;
-		soft_flags_materialize(c);
-		if (rc == SOFT_X_HLT) {
-			/* HLT retires: the STI shadow of `sti; hlt` ends with it, or
-			 * the halted CPU could never take the interrupt it waits for. */
-			c->icount++;
-			if (c->int_shadow)
-				c->int_shadow--;
-			return SOFT_EXIT_HLT;
+		/* The fast path: nothing to check between instructions but the
+		 * stop request. Instructions that may arm debugging (POPF,
+		 * IRET, MOV DR, ...) return SOFT_X_RECHECK to leave it. */
+		for (; n < max_insns; n++) {
+			if (__builtin_expect(__atomic_load_n(&c->stop_request, __ATOMIC_RELAXED),
+			                     0))
+				goto out;
+			struct soft_insn scratch;
+			const struct soft_insn *insn;
+			int rc = fetch(c, &scratch, &insn);
+			if (rc == 0)
+				rc = soft_exec(c, insn);
+			if (rc == SOFT_X_RETIRED) {
+				c->icount++;
+				if (c->int_shadow)
+					c->int_shadow--;
+				continue;
+			}
+			if (rc == SOFT_X_AGAIN)
+				continue;
+			if (rc == SOFT_X_RECHECK) {
+				c->icount++;
+				if (c->int_shadow)
+					c->int_shadow--;
+				n++;
+				break;
+			}
+			soft_flags_materialize(c);
+			if (rc == SOFT_X_HLT) {
+				/* HLT retires: the STI shadow of `sti; hlt` ends with it, or
+				 * the halted CPU could never take the interrupt it waits for. */
+				c->icount++;
+				if (c->int_shadow)
+					c->int_shadow--;
+				return SOFT_EXIT_HLT;
+			}
+			int x = handle_exception(c);
+			if (x >= 0)
+				return (enum soft_exit)x;
+			n++;
+			break; /* delivery may have changed what is armed (a task switch) */
 		}
-		if (c->report_exceptions) {
-			if (c->exc.software)
-				c->state.rip += c->exc.insn_len;
-			return SOFT_EXIT_EXCEPTION;
-		}
-		if (soft_deliver(c) != 0)
-			return SOFT_EXIT_SHUTDOWN;
 	}
+out:
 	soft_flags_materialize(c);
 	return SOFT_EXIT_LIMIT;
 }
@@ -207,16 +319,27 @@ void soft_cpuid(const struct soft_cpu *c, uint32_t leaf, uint32_t subleaf, uint3
 		out[0] = 0x000506e3; /* family 6 */
 		/* CLFLUSH line 64 bytes, one logical CPU, initial APIC ID */
 		out[1] = 0x00010800 | (uint32_t)c->apic_id << 24;
-		/* ECX: SSE3 CX16 POPCNT, hypervisor */
-		out[2] = (1u << 0) | (1u << 13) | (1u << 23) | (1u << 31);
+		/* ECX: SSE3 SSSE3 CX16 PCID SSE4.1 SSE4.2 MOVBE POPCNT, hypervisor:
+		 * each one implemented and covered by the differential tester
+		 * (PCID: the soft TLB is tagged by it, tests/unit/test_soft_mmu.c) */
+		out[2] = (1u << 0) | (1u << 9) | (1u << 13) | (1u << 17) | (1u << 19) | (1u << 20) |
+		         (1u << 22) | (1u << 23) | (1u << 31);
 		/* EDX: FPU PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT CLFSH MMX FXSR SSE SSE2 */
 		out[3] = (1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) |
 		         (1u << 9) | (1u << 11) | (1u << 13) | (1u << 15) | (1u << 16) |
 		         (1u << 19) | (1u << 23) | (1u << 24) | (1u << 25) | (1u << 26);
 		break;
 	case 7:
-		if (subleaf == 0)
-			out[1] = (1u << 0) | (1u << 3); /* FSGSBASE, BMI1 (TZCNT) */
+		if (subleaf == 0) {
+			/* FSGSBASE, INVPCID, ADX. Not BMI1: its VEX forms (ANDN,
+			 * BEXTR, BLS*) are missing, although F3 0F BC runs as
+			 * TZCNT as on every BMI1 CPU. */
+			out[1] = (1u << 0) | (1u << 10) | (1u << 19);
+			/* EDX: IA32_ARCH_CAPABILITIES, which says which
+			 * speculation bugs this CPU does not have: all of them,
+			 * an interpreter does not speculate (see system.c). */
+			out[3] = 1u << 29;
+		}
 		break;
 	case 0x15: /* TSC = crystal * EBX / EAX */
 		out[0] = 1;

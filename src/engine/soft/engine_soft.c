@@ -440,6 +440,9 @@ static int soft_run(struct vm *vm)
 	    .kick = irqchip_kick,
 	    .kick_opaque = e,
 	    .tsc_hz = SOFT_GUEST_TSC_HZ,
+	    /* CPUID 0x15 names the core crystal, and Linux takes it for the
+	     * LAPIC timer's input clock (it skips calibrating the timer then). */
+	    .lapic_timer_hz = SOFT_CRYSTAL_HZ,
 	});
 	if (!e->chip) {
 		engine_free(e);
@@ -501,10 +504,22 @@ static void soft_set_irq(struct vm *vm, unsigned gsi, int level)
 	pthread_mutex_unlock(&vm->exit_lock);
 }
 
+/* An MSI from a device (any thread): the irqchip decodes it and sends it
+ * on the APIC bus; its kick ends the target's batch or wakes the sleeper. */
+static void soft_signal_msi(struct vm *vm, uint64_t address, uint32_t data)
+{
+	pthread_mutex_lock(&vm->exit_lock);
+	struct soft_engine *e = vm->engine_data;
+	if (e && irqchip_signal_msi(e->chip, address, data))
+		engine_wake(e);
+	pthread_mutex_unlock(&vm->exit_lock);
+}
+
 const struct engine_ops soft_engine_ops = {
     .name = "soft",
     .usable = soft_usable,
     .run = soft_run,
     .kick = soft_kick,
     .set_irq = soft_set_irq,
+    .signal_msi = soft_signal_msi,
 };

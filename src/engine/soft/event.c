@@ -7,8 +7,10 @@
  * In every mode the double-fault rules: a contributory fault while
  * delivering a contributory one, or a contributory or page fault while
  * delivering a page fault, becomes #DF; a fault while delivering #DF is a
- * triple fault (shutdown). Task gates, LDTs and virtual-8086 mode come with
- * the rest of the system instructions (shutdown for now).
+ * triple fault (shutdown). Outside long mode a task gate switches tasks
+ * (task.c), and an interrupt from virtual-8086 mode saves its segment
+ * registers too; IRET returns to a nested task, to and within
+ * virtual-8086 mode.
  *
  * Every descriptor-table, TSS and stack access is an implicit supervisor
  * access through the MMU, so a broken guest table faults like on hardware
@@ -44,7 +46,7 @@ static int sys_write(struct soft_cpu *c, uint64_t la, unsigned size, uint64_t v)
 	return 0;
 }
 
-static struct cpu_segment unpack_descriptor(uint64_t d, uint16_t selector)
+struct cpu_segment soft_unpack_descriptor(uint64_t d, uint16_t selector)
 {
 	struct cpu_segment s = {
 	    .base = ((d >> 16) & 0xffffff) | (((d >> 56) & 0xff) << 24),
@@ -64,25 +66,38 @@ static struct cpu_segment unpack_descriptor(uint64_t d, uint16_t selector)
 	return s;
 }
 
-/* A GDT or LDT descriptor: #GP(selector) when outside the table. */
-int soft_load_descriptor(struct soft_cpu *c, uint16_t sel, uint32_t ext, struct cpu_segment *out)
+int soft_read_descriptor(struct soft_cpu *c, uint16_t sel, unsigned vector, uint32_t ext,
+                         uint64_t *lo, uint64_t *hi)
 {
-	uint64_t d, base, limit;
+	uint64_t base, limit;
 	if (sel & 4) {
 		const struct cpu_segment *ldt = &c->state.seg[SEG_LDTR];
 		if (ldt->unusable || !ldt->present)
-			return soft_raise(c, SOFT_GP, true, (sel & 0xfffc) | ext);
+			return soft_raise(c, vector, true, (sel & 0xfffc) | ext);
 		base = ldt->base;
 		limit = ldt->limit;
 	} else {
 		base = c->state.gdt.base;
 		limit = c->state.gdt.limit;
 	}
-	if ((uint32_t)(sel | 7) > limit)
-		return soft_raise(c, SOFT_GP, true, (sel & 0xfffc) | ext);
-	if (sys_read(c, base + (sel & ~7u), 8, &d))
+	if ((uint64_t)(sel | 7) + (hi ? 8 : 0) > limit)
+		return soft_raise(c, vector, true, (sel & 0xfffc) | ext);
+	if (c->mode != SOFT_MODE_64 && !(c->state.efer & EFER_LMA))
+		base &= 0xffffffffULL;
+	if (sys_read(c, base + (sel & ~7u), 8, lo))
 		return -1;
-	*out = unpack_descriptor(d, sel);
+	if (hi && sys_read(c, base + (sel & ~7u) + 8, 8, hi))
+		return -1;
+	return 0;
+}
+
+/* A GDT or LDT descriptor: #GP(selector) when outside the table. */
+int soft_load_descriptor(struct soft_cpu *c, uint16_t sel, uint32_t ext, struct cpu_segment *out)
+{
+	uint64_t d;
+	if (soft_read_descriptor(c, sel, SOFT_GP, ext, &d, NULL))
+		return -1;
+	*out = soft_unpack_descriptor(d, sel);
 	return 0;
 }
 
@@ -186,8 +201,10 @@ static int push32(struct soft_cpu *c, const struct cpu_segment *ss, uint64_t *sp
 }
 
 /* 32-bit protected mode: 8-byte interrupt and trap gates (32- and 16-bit),
- * the stack switch to SS0:ESP0..SS2:ESP2 from a 32-bit TSS. Task gates and
- * virtual-8086 mode are not there yet (shutdown). */
+ * the stack switch to SS0:ESP0..SS2:ESP2 from a 32-bit TSS; task gates
+ * (task.c). From virtual-8086 mode the handler must be non-conforming CPL0
+ * code: GS, FS, DS and ES are pushed before the usual frame and become
+ * null. */
 static int deliver_protected(struct soft_cpu *c, unsigned vector, bool has_error, uint32_t error,
                              bool software, uint64_t ret_rip)
 {
@@ -195,15 +212,22 @@ static int deliver_protected(struct soft_cpu *c, unsigned vector, bool has_error
 	uint32_t ext = software ? 0 : 1;
 	uint32_t gate_err = vector * 8 + 2 + ext;
 	uint64_t g;
-	if (s->rflags & FL_VM)
-		return -2;
+	bool v86 = s->rflags & FL_VM;
 	if (vector * 8 + 7 > s->idt.limit)
 		return soft_raise(c, SOFT_GP, true, gate_err);
 	if (sys_read(c, (s->idt.base + vector * 8) & 0xffffffffULL, 8, &g))
 		return -1;
 	unsigned type = (g >> 40) & 0x1f, dpl = (g >> 45) & 3;
-	if (type == 0x05)
-		return -2; /* task gate */
+	if (type == 0x05) { /* task gate: a task switch to the TSS it names */
+		if (software && c->cpl > dpl)
+			return soft_raise(c, SOFT_GP, true, vector * 8 + 2);
+		if (!((g >> 47) & 1))
+			return soft_raise(c, SOFT_NP, true, gate_err);
+		uint16_t tss = (uint16_t)(g >> 16);
+		if (tss & 4)
+			return soft_raise(c, SOFT_GP, true, (tss & 0xfffc) | ext);
+		return soft_task_switch(c, tss, SOFT_TASK_INT, ret_rip, has_error, error, ext);
+	}
 	if (type != 0x0e && type != 0x0f && type != 0x06 && type != 0x07)
 		return soft_raise(c, SOFT_GP, true, gate_err);
 	if (software && c->cpl > dpl)
@@ -225,6 +249,8 @@ static int deliver_protected(struct soft_cpu *c, unsigned vector, bool has_error
 	if (target > cs.limit)
 		return soft_raise(c, SOFT_GP, true, 0);
 	unsigned new_cpl = (cs.type & 4) ? c->cpl : cs.dpl;
+	if (v86 && new_cpl != 0)
+		return soft_raise(c, SOFT_GP, true, (sel & 0xfffc) | ext);
 
 	struct cpu_segment ss = s->seg[SEG_SS];
 	uint64_t sp = s->gpr[GPR_RSP];
@@ -254,6 +280,11 @@ static int deliver_protected(struct soft_cpu *c, unsigned vector, bool has_error
 	uint64_t flags = soft_flags_get(c);
 	if (!software && !c->exc_external && vector != SOFT_DB)
 		flags |= FL_RF;
+	if (v86 && (push32(c, &ss, &sp, w, s->seg[SEG_GS].selector, ss_err) ||
+	            push32(c, &ss, &sp, w, s->seg[SEG_FS].selector, ss_err) ||
+	            push32(c, &ss, &sp, w, s->seg[SEG_DS].selector, ss_err) ||
+	            push32(c, &ss, &sp, w, s->seg[SEG_ES].selector, ss_err)))
+		return -1;
 	if (outer && (push32(c, &ss, &sp, w, s->seg[SEG_SS].selector, ss_err) ||
 	              push32(c, &ss, &sp, w, s->gpr[GPR_RSP], ss_err)))
 		return -1;
@@ -265,8 +296,14 @@ static int deliver_protected(struct soft_cpu *c, unsigned vector, bool has_error
 
 	if (outer)
 		s->seg[SEG_SS] = ss;
+	if (v86) {
+		static const unsigned data[] = {SEG_ES, SEG_DS, SEG_FS, SEG_GS};
+		for (unsigned k = 0; k < 4; k++)
+			s->seg[data[k]] = (struct cpu_segment){.unusable = 1};
+	}
 	s->gpr[GPR_RSP] = sp;
 	cs.selector = (uint16_t)((sel & ~3u) | new_cpl);
+	cs.dpl = (uint8_t)new_cpl; /* the CPL, conforming or not */
 	s->seg[SEG_CS] = cs;
 	s->rflags = flags & ~(FL_TF | FL_NT | FL_RF | FL_VM | ((type & 7) == 6 ? FL_IF : 0));
 	s->rip = gate32 ? target : target & 0xffff;
@@ -332,21 +369,19 @@ int soft_deliver(struct soft_cpu *c)
 	uint32_t error = e.error;
 	if (vector == SOFT_PF)
 		c->state.cr2 = e.cr2;
+	if (vector == SOFT_DB)
+		c->state.dr[7] &= ~DR7_GD; /* the handler may use the debug registers */
 	for (;;) {
 		/* A software interrupt returns past itself; a fault while
 		 * delivering it (say, the gate's DPL) is a fault of the INT. */
 		uint64_t ret_rip = c->state.rip + (software ? e.insn_len : 0);
 		if (c->mode != SOFT_MODE_64)
 			ret_rip &= 0xffffffffULL;
-		int rc = deliver_once(c, vector, has_error, error, software, ret_rip);
+		/* INT1 returns past itself too, but is not subject to the DPL
+		 * check: delivered like a hardware exception otherwise. */
+		int rc = deliver_once(c, vector, has_error, error, software && !e.int1, ret_rip);
 		if (rc == 0)
 			return 0;
-		if (rc == -2) {
-			log_error("soft: exception %u at rip %#llx: no task gates or virtual-8086 "
-			          "mode yet",
-			          vector, (unsigned long long)c->state.rip);
-			return -1;
-		}
 		unsigned second = c->exc.vector;
 		if (vector == SOFT_DF) {
 			log_error(
@@ -372,8 +407,6 @@ int soft_deliver(struct soft_cpu *c)
 	}
 }
 
-/* Protected-mode IRET (not to or from virtual-8086 mode, no task return):
- * EIP, CS, EFLAGS, and ESP, SS when returning to an outer level. */
 /* The code segment an IRET returns to, checked as the SDM's IRET pseudocode
  * says for protected and long mode: a non-null selector whose RPL is not
  * more privileged than the CPL, naming a present code segment of the right
@@ -389,27 +422,101 @@ static int load_return_cs(struct soft_cpu *c, uint16_t cs_sel, struct cpu_segmen
 		return soft_raise(c, SOFT_GP, true, cs_sel & 0xfffc);
 	if (!cs->present)
 		return soft_raise(c, SOFT_NP, true, cs_sel & 0xfffc);
+	cs->dpl = (uint8_t)rpl; /* the new CPL, conforming or not */
 	return 0;
 }
 
+/* A segment register as virtual-8086 mode has it: base selector * 16,
+ * 64 KiB, DPL 3. */
+static struct cpu_segment v86_segment(uint64_t sel, bool code)
+{
+	return (struct cpu_segment){.base = (sel & 0xffff) << 4,
+	                            .limit = 0xffff,
+	                            .selector = (uint16_t)sel,
+	                            .type = code ? 0xb : 0x3,
+	                            .s = 1,
+	                            .dpl = 3,
+	                            .present = 1};
+}
+
+/* A stack slot k (of sz bytes) at SS:ESP for IRET, through the normal
+ * segment and paging checks. */
+static int iret_pop(struct soft_cpu *c, unsigned k, unsigned sz, uint64_t mask, uint64_t *v)
+{
+	struct memref m;
+	uint64_t la;
+	if (soft_linear(c, SEG_SS, (c->state.gpr[GPR_RSP] + k * sz) & mask, sz, SOFT_ACC_READ,
+	                &la) ||
+	    soft_mem_prepare(c, la, sz, SOFT_ACC_READ, &m))
+		return -1;
+	*v = soft_mem_read(c, &m);
+	return 0;
+}
+
+/* IRET at CPL0 to a frame with EFLAGS.VM: EIP, CS, EFLAGS, then ESP, SS,
+ * ES, DS, FS, GS, every segment loaded as virtual-8086 mode has it; the
+ * whole EFLAGS image (IOPL, IF, VM) is taken. */
+static int iret_to_v86(struct soft_cpu *c, const uint64_t *v3, uint64_t smask)
+{
+	struct cpu_state *s = &c->state;
+	uint64_t v[6];
+	for (unsigned k = 0; k < 6; k++)
+		if (iret_pop(c, 3 + k, 4, smask, &v[k]))
+			return -1;
+	s->rflags = (v3[2] & 0x3f7fd5ULL) | 2;
+	s->seg[SEG_CS] = v86_segment(v3[1], true);
+	s->rip = v3[0] & 0xffff;
+	s->gpr[GPR_RSP] = v[0] & 0xffffffffULL;
+	s->seg[SEG_SS] = v86_segment(v[1], false);
+	s->seg[SEG_ES] = v86_segment(v[2], false);
+	s->seg[SEG_DS] = v86_segment(v[3], false);
+	s->seg[SEG_FS] = v86_segment(v[4], false);
+	s->seg[SEG_GS] = v86_segment(v[5], false);
+	after_privilege_change(c);
+	return 0;
+}
+
+/* IRET inside virtual-8086 mode: #GP(0) unless IOPL is 3; then as in real
+ * mode, except that IOPL (and VM) stay. */
+static int iret_v86(struct soft_cpu *c, const struct soft_insn *i)
+{
+	struct cpu_state *s = &c->state;
+	uint64_t f = soft_flags_get(c);
+	if (((f & FL_IOPL) >> 12) < 3)
+		return soft_raise(c, SOFT_GP, true, 0);
+	unsigned sz = i->osize;
+	uint64_t v[3];
+	for (unsigned k = 0; k < 3; k++)
+		if (iret_pop(c, k, sz, 0xffff, &v[k]))
+			return -1;
+	if ((v[0] & soft_size_mask(sz)) > 0xffff)
+		return soft_raise(c, SOFT_GP, true, 0);
+	uint64_t can = FL_ARITH | FL_TF | FL_IF | FL_DF | FL_NT;
+	if (sz == 4)
+		can |= FL_RF | FL_AC | FL_ID;
+	s->rflags = (f & ~can) | (v[2] & can) | 2;
+	s->seg[SEG_CS] = v86_segment(v[1], true);
+	s->rip = v[0] & 0xffff;
+	s->gpr[GPR_RSP] = (s->gpr[GPR_RSP] & ~0xffffULL) | ((s->gpr[GPR_RSP] + 3 * sz) & 0xffff);
+	return 0;
+}
+
+/* Protected-mode IRET: EIP, CS, EFLAGS, and ESP, SS to an outer level; to
+ * virtual-8086 mode (from CPL0); with NT, back to the previous task. */
 static int iret_protected(struct soft_cpu *c, const struct soft_insn *i)
 {
 	struct cpu_state *s = &c->state;
 	uint64_t f = soft_flags_get(c);
-	if (f & (FL_VM | FL_NT))
-		return soft_raise(c, SOFT_UD, false, 0); /* with task switching, later */
+	if (f & FL_NT) /* back to the task that called or interrupted this one */
+		return soft_task_return(c, soft_x_next_rip(c, i));
 	unsigned sz = i->osize == 2 ? 2 : 4;
 	uint64_t smask = s->seg[SEG_SS].db ? 0xffffffffULL : 0xffff;
 	uint64_t v[5];
-	for (unsigned k = 0; k < 3; k++) {
-		struct memref m;
-		uint64_t la;
-		if (soft_linear(c, SEG_SS, (s->gpr[GPR_RSP] + k * sz) & smask, sz, SOFT_ACC_READ,
-		                &la) ||
-		    soft_mem_prepare(c, la, sz, SOFT_ACC_READ, &m))
+	for (unsigned k = 0; k < 3; k++)
+		if (iret_pop(c, k, sz, smask, &v[k]))
 			return -1;
-		v[k] = soft_mem_read(c, &m);
-	}
+	if (sz == 4 && (v[2] & FL_VM) && c->cpl == 0)
+		return iret_to_v86(c, v, smask);
 	uint16_t cs_sel = (uint16_t)v[1];
 	unsigned rpl = cs_sel & 3;
 	struct cpu_segment cs, ss = s->seg[SEG_SS];
@@ -421,15 +528,9 @@ static int iret_protected(struct soft_cpu *c, const struct soft_insn *i)
 	bool outer = rpl > c->cpl;
 	uint64_t new_sp = (s->gpr[GPR_RSP] & ~smask) | ((s->gpr[GPR_RSP] + 3 * sz) & smask);
 	if (outer) {
-		for (unsigned k = 3; k < 5; k++) {
-			struct memref m;
-			uint64_t la;
-			if (soft_linear(c, SEG_SS, (s->gpr[GPR_RSP] + k * sz) & smask, sz,
-			                SOFT_ACC_READ, &la) ||
-			    soft_mem_prepare(c, la, sz, SOFT_ACC_READ, &m))
+		for (unsigned k = 3; k < 5; k++)
+			if (iret_pop(c, k, sz, smask, &v[k]))
 				return -1;
-			v[k] = soft_mem_read(c, &m);
-		}
 		uint16_t ss_sel = (uint16_t)v[4];
 		if ((ss_sel & ~3u) == 0 || (ss_sel & 3) != rpl)
 			return soft_raise(c, SOFT_GP, true, ss_sel & 0xfffc);
@@ -457,6 +558,8 @@ static int iret_protected(struct soft_cpu *c, const struct soft_insn *i)
 	s->seg[SEG_SS] = ss;
 	s->gpr[GPR_RSP] = new_sp;
 	s->rip = eip;
+	if (outer)
+		soft_null_outer_segments(c, rpl);
 	after_privilege_change(c);
 	return 0;
 }
@@ -485,6 +588,8 @@ int soft_iret(struct soft_cpu *c, const struct soft_insn *i)
 		    (s->gpr[GPR_RSP] & ~0xffffULL) | ((s->gpr[GPR_RSP] + 3 * sz) & 0xffff);
 		return 0;
 	}
+	if (s->rflags & FL_VM)
+		return iret_v86(c, i);
 	if (c->mode != SOFT_MODE_64)
 		return iret_protected(c, i);
 	if (i->osize == 2)
@@ -536,12 +641,13 @@ int soft_iret(struct soft_cpu *c, const struct soft_insn *i)
 	if (sz == 4)
 		can &= 0xffffffffULL;
 	s->rflags = (f & ~can) | (v[2] & can) | 2;
-	/* (Nulling DS/ES/FS/GS that the outer level may not use is left for
-	 * later: 64-bit mode does not use their descriptors anyway.) */
+	bool outer = rpl > c->cpl;
 	s->seg[SEG_CS] = cs;
 	s->seg[SEG_SS] = ss;
 	s->gpr[GPR_RSP] = v[3];
 	s->rip = rip;
+	if (outer) /* DS/ES/FS/GS the outer level may not use become null */
+		soft_null_outer_segments(c, rpl);
 	after_privilege_change(c);
 	return 0;
 }

@@ -11,6 +11,7 @@
  * of its iteration budget; RIP still points at it), SOFT_X_HLT, or -1 with
  * the exception in cpu->exc. */
 #include "engine/soft/exec.h"
+#include "engine/soft/segcheck.h"
 
 #include <string.h>
 
@@ -38,6 +39,8 @@ int soft_mem_prepare_slow(struct soft_cpu *c, uint64_t la, unsigned size, unsign
 	m->len0 = 4096 - off;
 	m->gpa0 = gpa0;
 	m->gpa1 = e1->gpa;
+	if (c->dbg_data)
+		soft_debug_data_access(c, la, size, access);
 	return 0;
 }
 
@@ -531,15 +534,34 @@ static int stack_peek(struct soft_cpu *c, uint64_t off, unsigned size, uint64_t 
 	return 0;
 }
 
-/* A branch target: #GP(0) at the branch when it is not canonical. */
-static int jump(struct soft_cpu *c, const struct soft_insn *i, uint64_t target)
+/* Virtual-8086 mode without IOPL 3: PUSHF, POPF and INT n are #GP(0) (so
+ * is CLI/STI, by the CPL check; IRET in event.c). There is no VME. */
+static inline int v86_iopl_fault(struct soft_cpu *c)
+{
+	if ((c->state.rflags & FL_VM) && (c->state.rflags & FL_IOPL) != FL_IOPL)
+		return soft_raise(c, SOFT_GP, true, 0);
+	return 0;
+}
+
+/* A branch target, checked at the branch: #GP(0) when it is not canonical
+ * (64-bit mode) or lies beyond the CS limit (elsewhere). */
+static int branch_target(struct soft_cpu *c, const struct soft_insn *i, uint64_t *target)
 {
 	if (c->mode == SOFT_MODE_64) {
-		if (!soft_canonical(target))
+		if (!soft_canonical(*target))
 			return soft_raise(c, SOFT_GP, true, 0);
 	} else {
-		target &= i->osize == 2 ? 0xffff : 0xffffffffULL;
+		*target &= i->osize == 2 ? 0xffff : 0xffffffffULL;
+		if (*target > c->state.seg[SEG_CS].limit)
+			return soft_raise(c, SOFT_GP, true, 0);
 	}
+	return 0;
+}
+
+static int jump(struct soft_cpu *c, const struct soft_insn *i, uint64_t target)
+{
+	if (branch_target(c, i, &target))
+		return -1;
 	c->state.rip = target;
 	return 0;
 }
@@ -1001,6 +1023,12 @@ static int xchg(struct soft_cpu *c, const struct soft_insn *i, unsigned size)
 /* --- string instructions --- */
 
 #define REP_BUDGET 4096 /* iterations before a REP instruction yields */
+/* ...or just one while debugging: single-step and data breakpoints see each
+ * iteration on its own, as on hardware. */
+static inline unsigned rep_budget(const struct soft_cpu *c)
+{
+	return c->dbg_armed ? 1 : REP_BUDGET;
+}
 
 static inline void index_add(struct soft_cpu *c, const struct soft_insn *i, unsigned r, int64_t d)
 {
@@ -1016,7 +1044,7 @@ static int string_op(struct soft_cpu *c, const struct soft_insn *i)
 	bool cmp = op == 0xa6 || op == 0xa7 || op == 0xae || op == 0xaf;
 	int64_t delta = (c->state.rflags & FL_DF) ? -(int64_t)size : (int64_t)size;
 	uint64_t *g = c->state.gpr;
-	for (unsigned budget = REP_BUDGET;; budget--) {
+	for (unsigned budget = rep_budget(c);; budget--) {
 		if (rep && (g[GPR_RCX] & am) == 0)
 			break;
 		if (budget == 0)
@@ -1124,7 +1152,7 @@ static int string_io(struct soft_cpu *c, const struct soft_insn *i)
 	uint64_t *g = c->state.gpr;
 	if (io_permitted(c, port, size))
 		return -1;
-	for (unsigned budget = REP_BUDGET;; budget--) {
+	for (unsigned budget = rep_budget(c);; budget--) {
 		if (rep && (g[GPR_RCX] & am) == 0)
 			break;
 		if (budget == 0)
@@ -1200,11 +1228,6 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 
 	if ((i->pfx & SOFT_PFX_LOCK) && !lock_allowed(i))
 		return soft_raise(c, SOFT_UD, false, 0);
-	if (soft_is_x87_op(i))
-		return soft_exec_x87(c, i);
-	if (soft_is_sse_op(i))
-		return soft_exec_sse(c, i);
-
 	switch (op) {
 	/* ADD OR ADC SBB AND SUB XOR CMP in their six forms */
 	case 0x00:
@@ -1453,11 +1476,13 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		soft_reg_set(c, i, GPR_RDX, osz, v ? ~0ULL : 0);
 		break;
 	case 0x9c: /* PUSHF: RF and VM read as 0 */
+		if (v86_iopl_fault(c))
+			return -1;
 		if (push(c, osz, soft_flags_get(c) & ~(FL_RF | FL_VM)))
 			return -1;
 		break;
 	case 0x9d: { /* POPF: what CPL and IOPL allow */
-		if (stack_peek(c, 0, osz, &v))
+		if (v86_iopl_fault(c) || stack_peek(c, 0, osz, &v))
 			return -1;
 		uint64_t f = soft_flags_get(c);
 		uint64_t can = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_AC | FL_ID;
@@ -1470,6 +1495,11 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		c->state.rflags = (f & ~can) | (v & can) | 2;
 		rsp_set(c, g[GPR_RSP] + osz);
 		soft_mmu_refresh_ctx(c); /* AC matters to SMAP */
+		soft_debug_rearm(c);     /* and TF to single-step */
+		if (c->dbg_armed) {
+			c->state.rip = next_rip(c, i);
+			return SOFT_X_RECHECK;
+		}
 		break;
 	}
 	case 0x9e: { /* SAHF */
@@ -1571,16 +1601,33 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		soft_reg_set(c, i, GPR_RBP, osz, v);
 		break;
 	}
+	case 0xce: /* INTO (not in 64-bit mode): #OF as a trap when OF is set */
+		if (!soft_cond(c, 0))
+			break;
+		/* fall through */
 	case 0xcc: /* INT3, INT n: traps, returning past the instruction */
 	case 0xcd:
-		soft_raise(c, op == 0xcc ? SOFT_BP : (unsigned)i->imm & 0xff, false, 0);
+		if (op == 0xcd && v86_iopl_fault(c))
+			return -1;
+		soft_raise(c,
+		           op == 0xcc   ? SOFT_BP
+		           : op == 0xce ? SOFT_OF
+		                        : (unsigned)i->imm & 0xff,
+		           false, 0);
 		c->exc.software = true;
 		c->exc.insn_len = i->len;
 		return -1;
 	case 0xcf: /* IRET */
 		if (soft_iret(c, i))
 			return -1;
-		return SOFT_X_RETIRED;
+		soft_debug_rearm(c); /* TF and RF come from the frame */
+		return c->dbg_armed ? SOFT_X_RECHECK : SOFT_X_RETIRED;
+	case 0xf1: /* INT1 (ICEBP): #DB as a trap, no gate DPL check, DR6 untouched */
+		soft_raise(c, SOFT_DB, false, 0);
+		c->exc.software = true;
+		c->exc.int1 = true;
+		c->exc.insn_len = i->len;
+		return -1;
 	case 0xd7: { /* XLAT */
 		struct memref m;
 		uint64_t la;
@@ -1642,11 +1689,10 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 	case 0x6f: return string_io(c, i);
 	case 0xe8: { /* CALL rel */
 		uint64_t target = next_rip(c, i) + i->imm;
-		if (c->mode == SOFT_MODE_64 && !soft_canonical(target))
-			return soft_raise(c, SOFT_GP, true, 0);
-		if (push(c, osz, next_rip(c, i)))
+		if (branch_target(c, i, &target) || push(c, osz, next_rip(c, i)))
 			return -1;
-		return jump(c, i, target);
+		c->state.rip = target;
+		return SOFT_X_RETIRED;
 	}
 	case 0xe9:
 	case 0xeb: return jump(c, i, next_rip(c, i) + i->imm);
@@ -1704,13 +1750,11 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 			return soft_raise(c, SOFT_UD, false, 0);
 		switch (r) {
 		case 2: /* CALL r/m */
-			if (rm_read(c, i, osz, &v))
+			if (rm_read(c, i, osz, &v) || branch_target(c, i, &v) ||
+			    push(c, osz, next_rip(c, i)))
 				return -1;
-			if (c->mode == SOFT_MODE_64 && !soft_canonical(v))
-				return soft_raise(c, SOFT_GP, true, 0);
-			if (push(c, osz, next_rip(c, i)))
-				return -1;
-			return jump(c, i, v);
+			c->state.rip = v;
+			return SOFT_X_RETIRED;
 		case 4: /* JMP r/m */
 			if (rm_read(c, i, osz, &v))
 				return -1;
@@ -1854,12 +1898,21 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		                 (op & 1) ? (unsigned)g[GPR_RCX] & 0xff : (unsigned)i->imm & 0xff))
 			return -1;
 		break;
+	case 0x102: /* LAR */
+	case 0x103: /* LSL */
+		if (soft_exec_lar_lsl(c, i, op == 0x103))
+			return -1;
+		break;
 	case 0x1af:
 		if (rm_read(c, i, osz, &v))
 			return -1;
 		imul_reg(c, i, soft_reg_get(c, i, i->reg, osz), v);
 		break;
 	case 0x1ae: /* group 15: fences, CLFLUSH, FSGSBASE (FXSAVE & co. with SSE) */
+		if (soft_is_x87_op(i)) /* FXSAVE, FXRSTOR */
+			return soft_exec_x87(c, i);
+		if (soft_is_sse_op(i)) /* LDMXCSR, STMXCSR */
+			return soft_exec_sse(c, i);
 		if (!i->mem) {
 			if ((i->pfx & SOFT_PFX_REP) && r <= 3) { /* RD/WR FS/GS BASE */
 				if (c->mode != SOFT_MODE_64 || !(c->state.cr4 & (1ULL << 16)))
@@ -1950,7 +2003,17 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		else
 			soft_reg_set(c, i, i->reg, 2, 0);
 		break;
-	default: return unimplemented(c, i);
+	default:
+		/* The FPU and vector maps, here rather than before the switch so
+		 * that the integer instructions do not pay for the tests. */
+		if (soft_is_x87_op(i))
+			return soft_exec_x87(c, i);
+		if (i->op == 0x282 &&
+		    (i->pfx & SOFT_PFX_OPSIZE)) /* INVPCID: a system instruction */
+			return soft_exec_system(c, i);
+		if (soft_is_sse_op(i))
+			return soft_exec_sse(c, i);
+		return unimplemented(c, i);
 	}
 	c->state.rip = next_rip(c, i);
 	return SOFT_X_RETIRED;

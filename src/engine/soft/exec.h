@@ -4,7 +4,9 @@
 
 #include "engine/soft/soft_internal.h"
 
-enum { SOFT_X_RETIRED = 0, SOFT_X_AGAIN = 1, SOFT_X_HLT = 2 };
+/* SOFT_X_RECHECK: retired, and TF, RF or DR7 may now arm the debug checks
+ * (POPF, IRET, system instructions): the run loop looks again. */
+enum { SOFT_X_RETIRED = 0, SOFT_X_AGAIN = 1, SOFT_X_HLT = 2, SOFT_X_RECHECK = 3 };
 
 /* Execute one decoded instruction at cpu->state.rip: SOFT_X_*, or -1 with the
  * exception in cpu->exc and the state as before the instruction. */
@@ -20,6 +22,35 @@ int soft_deliver(struct soft_cpu *cpu);
 int soft_iret(struct soft_cpu *cpu, const struct soft_insn *insn);
 /* A GDT/LDT descriptor by selector (ext: the EXT bit of error codes). */
 int soft_load_descriptor(struct soft_cpu *cpu, uint16_t sel, uint32_t ext, struct cpu_segment *out);
+/* The raw descriptor: 8 bytes, or 16 with hi (long-mode system descriptors);
+ * vector(selector | ext) when it lies outside its table. */
+int soft_read_descriptor(struct soft_cpu *cpu, uint16_t sel, unsigned vector, uint32_t ext,
+                         uint64_t *lo, uint64_t *hi);
+struct cpu_segment soft_unpack_descriptor(uint64_t d, uint16_t selector);
+
+/* far.c: far JMP/CALL (code segments, call gates, TSS and task gates) and
+ * RETF, with the SDM's privilege rules and stack switches. */
+int soft_far_transfer(struct soft_cpu *cpu, const struct soft_insn *insn, uint16_t sel,
+                      uint64_t off, bool call);
+int soft_far_return(struct soft_cpu *cpu, const struct soft_insn *insn, uint64_t pop_extra);
+/* After a return to an outer level (RETF, IRET): data segment registers
+ * the new CPL may not use become null. */
+void soft_null_outer_segments(struct soft_cpu *cpu, unsigned new_cpl);
+
+/* task.c: a hardware task switch to the TSS named by sel (protected mode,
+ * 32-bit TSSs). The old task's EIP is saved as ret_rip; an error code, when
+ * has_error, is pushed on the new task's stack; ext is the EXT bit of the
+ * error codes (an external event or exception caused the switch). 0, or -1
+ * with an exception raised: in the old task when a check before the switch
+ * fails, in the new one after it (loading its segments, its EIP). */
+enum soft_task_reason { SOFT_TASK_JMP, SOFT_TASK_CALL, SOFT_TASK_IRET, SOFT_TASK_INT };
+int soft_task_switch(struct soft_cpu *cpu, uint16_t sel, enum soft_task_reason why,
+                     uint64_t ret_rip, bool has_error, uint32_t error, uint32_t ext);
+/* IRET with NT set: back to the task in the current TSS's link field. */
+int soft_task_return(struct soft_cpu *cpu, uint64_t ret_rip);
+
+/* system.c: the accessed bit of a descriptor just loaded. */
+void soft_set_accessed(struct soft_cpu *cpu, uint16_t sel, struct cpu_segment *d);
 
 /* system.c: system instructions (MOV CR/DR, descriptor tables, segment
  * loads, far branches, MSRs, SYSCALL/SYSRET, ...). SOFT_X_*, or -1. */

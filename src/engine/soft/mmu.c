@@ -247,6 +247,10 @@ static void set_fast_rights(struct soft_cpu *c, struct soft_tlb_entry *e)
 	              (rights_allow(c, e->perm, SOFT_ACC_WRITE) && (e->perm & SOFT_TLB_DIRTY) ? 2
 	                                                                                      : 0) |
 	              (rights_allow(c, e->perm, SOFT_ACC_EXEC) ? 4 : 0));
+	/* Data accesses to a page with a data breakpoint take the slow path,
+	 * where they are checked against it. */
+	if (c->dbg_data && soft_debug_page_watched(c, e->vpn))
+		e->ok &= 4;
 	e->ctx = c->tlb_ctx;
 }
 
@@ -276,6 +280,13 @@ void soft_tlb_flush_pcid(struct soft_cpu *c, uint16_t pcid)
 {
 	for (unsigned i = 0; i < SOFT_TLB_SIZE; i++)
 		if (c->tlb[i].pcid == pcid && !(c->tlb[i].perm & SOFT_TLB_G))
+			c->tlb[i].vpn = SOFT_TLB_EMPTY;
+}
+
+void soft_tlb_flush_nonglobal(struct soft_cpu *c)
+{
+	for (unsigned i = 0; i < SOFT_TLB_SIZE; i++)
+		if (!(c->tlb[i].perm & SOFT_TLB_G))
 			c->tlb[i].vpn = SOFT_TLB_EMPTY;
 }
 

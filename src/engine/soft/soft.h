@@ -32,8 +32,7 @@ enum soft_exit {
 	SOFT_EXIT_HLT,       /* HLT at CPL0: wait for an interrupt */
 	SOFT_EXIT_EXCEPTION, /* report mode: an exception is in soft_cpu.exc (RIP at the
 	                      * faulting instruction, past it for INT3/INT n) */
-	SOFT_EXIT_SHUTDOWN,  /* triple fault, or an exception with no delivery path yet
-	                      * (task gates, virtual-8086 mode) */
+	SOFT_EXIT_SHUTDOWN,  /* triple fault */
 };
 
 /* Exception vectors the interpreter raises. */
@@ -72,6 +71,7 @@ struct soft_exception {
 	bool software;    /* INT n, INT3: a trap whose gate DPL is checked... */
 	uint8_t insn_len; /* ...returning past the instruction, insn_len long */
 	bool external;    /* an external interrupt (soft_cpu_inject_interrupt()) */
+	bool int1;        /* INT1 (ICEBP): software-like, but no gate-DPL check */
 };
 
 /* One soft-TLB entry: a 4 KiB linear page (large pages are entered per 4 KiB
@@ -189,6 +189,15 @@ struct soft_cpu {
 	uint8_t int_shadow; /* instructions left during which STI blocks interrupts */
 	bool exc_external;  /* delivery in progress is of an external interrupt */
 
+	/* Debugging (debug.c), derived from DR7 and RFLAGS by
+	 * soft_cpu_refresh_mode(). While dbg_armed is false the run loop takes
+	 * its fast path and none of this costs anything. */
+	bool dbg_armed;       /* TF, RF or an enabled breakpoint: step with checks */
+	uint8_t dbg_exec;     /* enabled instruction breakpoints, bit n for DRn */
+	uint8_t dbg_data;     /* enabled data breakpoints */
+	uint8_t dbg_hits;     /* data breakpoints the current instruction hit */
+	uint64_t dbg_seen[5]; /* DR0-3 and DR7 the TLB's fast rights were computed for */
+
 	const struct soft_cpu_hooks *hooks;
 	void *hooks_opaque;
 	/* Set from any thread by soft_cpu_request_stop(): soft_cpu_run() returns
@@ -263,6 +272,8 @@ void soft_tlb_flush_all(struct soft_cpu *cpu);
 void soft_tlb_flush_pcid(struct soft_cpu *cpu, uint16_t pcid);
 /* INVLPG: drop any entry for this linear page, global or not, any PCID. */
 void soft_tlb_flush_page(struct soft_cpu *cpu, uint64_t la);
+/* Drop every non-global entry, of every PCID (INVPCID type 3). */
+void soft_tlb_flush_nonglobal(struct soft_cpu *cpu);
 /* Recompute tlb_ctx after CPL, CR0.WP, CR4.SMEP/SMAP, EFER.NXE or RFLAGS.AC
  * changed (soft_cpu_run() does it on entry). */
 void soft_mmu_refresh_ctx(struct soft_cpu *cpu);

@@ -69,9 +69,10 @@ static inline bool soft_canonical(uint64_t la)
 	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
 }
 
-/* The TLB hit path, inline: everything else goes to soft_mmu_translate(). */
-static inline const struct soft_tlb_entry *soft_tlb_lookup(struct soft_cpu *c, uint64_t la,
-                                                           unsigned access)
+/* The TLB hit path, inline: the entry when it allows the access without a
+ * walk, else NULL. */
+static inline const struct soft_tlb_entry *soft_tlb_hit(struct soft_cpu *c, uint64_t la,
+                                                        unsigned access)
 {
 	const struct soft_tlb_entry *e = &c->tlb[(la >> 12) & (SOFT_TLB_SIZE - 1)];
 	if (__builtin_expect(e->vpn == la >> 12 && e->ctx == c->tlb_ctx &&
@@ -79,8 +80,36 @@ static inline const struct soft_tlb_entry *soft_tlb_lookup(struct soft_cpu *c, u
 	                         (e->pcid == c->cur_pcid || (e->perm & SOFT_TLB_G)),
 	                     1))
 		return e;
-	return soft_mmu_translate(c, la, access);
+	return NULL;
 }
+
+/* A hit, or everything else through soft_mmu_translate(). */
+static inline const struct soft_tlb_entry *soft_tlb_lookup(struct soft_cpu *c, uint64_t la,
+                                                           unsigned access)
+{
+	const struct soft_tlb_entry *e = soft_tlb_hit(c, la, access);
+	return e ? e : soft_mmu_translate(c, la, access);
+}
+
+/* Debug registers (debug.c). */
+#define DR6_BD (1ULL << 13) /* debug-register access detected (DR7.GD) */
+#define DR6_BS (1ULL << 14) /* single step */
+#define DR7_GD (1ULL << 13)
+/* Recompute dbg_armed/dbg_exec/dbg_data from DR7 and RFLAGS; flushes the
+ * TLB when the watched data ranges changed (their pages bypass its fast
+ * path). */
+void soft_debug_refresh(struct soft_cpu *c);
+/* dbg_armed after RFLAGS.TF or RF changed (DR7 unchanged). */
+static inline void soft_debug_rearm(struct soft_cpu *c)
+{
+	c->dbg_armed = c->dbg_exec || c->dbg_data || (c->state.rflags & (FL_TF | FL_RF));
+}
+/* Enabled instruction breakpoints at CS:RIP (DR6 B0-B3 bits). */
+unsigned soft_debug_exec_hits(const struct soft_cpu *c);
+/* Does the linear page vpn hold a watched data range? */
+bool soft_debug_page_watched(const struct soft_cpu *c, uint64_t vpn);
+/* A data access of size bytes at la: record the breakpoints it hits. */
+void soft_debug_data_access(struct soft_cpu *c, uint64_t la, unsigned size, unsigned access);
 
 /* Flags (flags.c). */
 uint64_t soft_flags_get(struct soft_cpu *c);     /* materialized RFLAGS */

@@ -1,5 +1,5 @@
 /* System instructions: control and debug registers, descriptor tables,
- * segment loads, far JMP/CALL/RET (same privilege, no gates), MSRs,
+ * segment loads (far JMP/CALL/RET are in far.c), MSRs,
  * SYSCALL/SYSRET, SWAPGS, INVLPG and the cache/TS odds and ends.
  *
  * Everything here is rare and may change how the CPU translates or decodes,
@@ -8,6 +8,7 @@
  * at CPL > 0 raise #GP(0). */
 #include "engine/soft/access.h"
 #include "engine/soft/exec.h"
+#include "engine/soft/segcheck.h"
 #include "util/log.h"
 
 #define CR0_TS (1ULL << 3)
@@ -21,6 +22,16 @@
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
 #define MSR_MISC_ENABLE 0x1a0
+#define MSR_ARCH_CAPABILITIES 0x10a
+#define MSR_BIOS_SIGN_ID 0x8b
+/* IA32_ARCH_CAPABILITIES: RDCL_NO, SSB_NO, MDS_NO, IF_PSCHANGE_MC_NO, TAA_NO,
+ * SBDR_SSDP_NO, FBSDP_NO, PSDP_NO, BHI_NO, PBRSB_NO, GDS_NO, RFDS_NO. True of
+ * an interpreter, which neither speculates nor keeps microarchitectural
+ * buffers a guest could sample; it spares a Linux guest page-table isolation
+ * and the buffer clearing on every kernel exit. */
+#define ARCH_CAPABILITIES_SOFT                                                                     \
+	((1ULL << 0) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) | (1ULL << 8) | (1ULL << 13) |      \
+	 (1ULL << 14) | (1ULL << 15) | (1ULL << 20) | (1ULL << 24) | (1ULL << 26) | (1ULL << 27))
 #define MSR_PAT 0x277
 #define MSR_EFER 0xc0000080
 #define MSR_STAR 0xc0000081
@@ -30,6 +41,7 @@
 #define MSR_FS_BASE 0xc0000100
 #define MSR_GS_BASE 0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX 0xc0000103
 
 static int privileged(struct soft_cpu *c)
 {
@@ -60,8 +72,8 @@ static int write_cr(struct soft_cpu *c, unsigned n, uint64_t v)
 				                  0); /* only from compatibility mode */
 			s->efer &= ~EFER_LMA;
 		}
-		s->cr0 = v | 0x10; /* ET is hardwired */
-		soft_cpu_flush_tlb(c);
+		s->cr0 = v | 0x10;     /* ET is hardwired */
+		soft_tlb_flush_all(c); /* the decode cache checks bytes, not mappings */
 		return 0;
 	}
 	case 2: s->cr2 = v; return 0;
@@ -79,10 +91,12 @@ static int write_cr(struct soft_cpu *c, unsigned n, uint64_t v)
 	case 4: {
 		const uint64_t known = 0x3f7fffULL; /* through PKE; reserved above */
 		if ((v & ~known) || ((s->efer & EFER_LMA) && !(v & CR4_PAE)) ||
-		    ((v & CR4_PCIDE) && (!(s->efer & EFER_LMA) || (s->cr3 & 0xfff))))
+		    /* PCIDE may go 0 -> 1 only in IA-32e mode and with PCID 0 in CR3 */
+		    ((v & CR4_PCIDE) && !(s->cr4 & CR4_PCIDE) &&
+		     (!(s->efer & EFER_LMA) || (s->cr3 & 0xfff))))
 			return soft_raise(c, SOFT_GP, true, 0);
 		s->cr4 = v;
-		soft_cpu_flush_tlb(c);
+		soft_tlb_flush_all(c); /* the decode cache checks bytes, not mappings */
 		return 0;
 	}
 	case 8:
@@ -122,6 +136,13 @@ static int mov_dr(struct soft_cpu *c, const struct soft_insn *i, bool to_dr)
 		return soft_raise(c, SOFT_UD, false, 0);
 	if (privileged(c))
 		return -1;
+	if (c->state.dr[7] & DR7_GD) {
+		/* General detect: a #DB fault before any debug-register access,
+		 * GD cleared so that the handler itself may use them. */
+		c->state.dr[6] |= DR6_BD;
+		c->state.dr[7] &= ~DR7_GD;
+		return soft_raise(c, SOFT_DB, false, 0);
+	}
 	if (n == 4 || n == 5)
 		n += 2; /* aliases of DR6/DR7 without CR4.DE */
 	if (to_dr) {
@@ -137,7 +158,7 @@ static int mov_dr(struct soft_cpu *c, const struct soft_insn *i, bool to_dr)
 
 /* --- segments --- */
 
-static void set_accessed(struct soft_cpu *c, uint16_t sel, struct cpu_segment *d)
+void soft_set_accessed(struct soft_cpu *c, uint16_t sel, struct cpu_segment *d)
 {
 	if (d->type & 1)
 		return;
@@ -167,11 +188,11 @@ static int load_segment(struct soft_cpu *c, unsigned seg, uint16_t sel)
 		if (seg == SEG_SS &&
 		    (c->mode != SOFT_MODE_64 || c->cpl == 3 || (sel & 3) != c->cpl))
 			return soft_raise(c, SOFT_GP, true, 0);
-		uint64_t base = s->seg[seg].base;
+		/* The base becomes 0 too, FS and GS included: Intel does so, and
+		 * Linux counts on it on such CPUs (no X86_BUG_NULL_SEG) to clear
+		 * a task's FS/GS base by loading a null selector. */
 		s->seg[seg] =
 		    (struct cpu_segment){.selector = sel, .unusable = 1, .dpl = (uint8_t)(sel & 3)};
-		if (c->mode == SOFT_MODE_64 && (seg == SEG_FS || seg == SEG_GS))
-			s->seg[seg].base = base; /* the base MSR is what 64-bit code uses */
 		return 0;
 	}
 	struct cpu_segment d;
@@ -192,9 +213,14 @@ static int load_segment(struct soft_cpu *c, unsigned seg, uint16_t sel)
 		if (!d.present)
 			return soft_raise(c, SOFT_NP, true, sel & 0xfffc);
 	}
-	set_accessed(c, sel, &d);
+	soft_set_accessed(c, sel, &d);
 	s->seg[seg] = d;
 	return 0;
+}
+
+int soft_load_segment(struct soft_cpu *c, unsigned seg, uint16_t sel)
+{
+	return load_segment(c, seg, sel);
 }
 
 static int load_tr_or_ldt(struct soft_cpu *c, bool tr, uint16_t sel)
@@ -256,100 +282,6 @@ static int load_tr_or_ldt(struct soft_cpu *c, bool tr, uint16_t sel)
 	return 0;
 }
 
-/* Far JMP/CALL to a code segment at the current privilege (call gates,
- * task switches and privilege changes come later: #GP for now). */
-static int far_transfer(struct soft_cpu *c, const struct soft_insn *i, uint16_t sel, uint64_t off,
-                        bool call)
-{
-	struct cpu_state *s = &c->state;
-	unsigned size = i->osize;
-	uint64_t ret = soft_x_next_rip(c, i);
-	if (!(s->cr0 & CR0_PE) || (s->rflags & FL_VM)) {
-		if (call &&
-		    (soft_x_push(c, size, s->seg[SEG_CS].selector) || soft_x_push(c, size, ret)))
-			return -1;
-		s->seg[SEG_CS].selector = sel;
-		s->seg[SEG_CS].base = (uint64_t)sel << 4;
-		s->rip = off & soft_size_mask(size);
-		soft_cpu_refresh_mode(c);
-		return 0;
-	}
-	struct cpu_segment d;
-	if ((sel & ~3u) == 0)
-		return soft_raise(c, SOFT_GP, true, 0);
-	if (soft_load_descriptor(c, sel, 0, &d))
-		return -1;
-	if (!d.s) {
-		log_warn("soft: far %s through a system descriptor (gate/TSS) is not implemented",
-		         call ? "call" : "jmp");
-		return soft_raise(c, SOFT_GP, true, sel & 0xfffc);
-	}
-	if (!(d.type & 8) ||
-	    ((d.type & 4) ? d.dpl > c->cpl : ((sel & 3) > c->cpl || d.dpl != c->cpl)))
-		return soft_raise(c, SOFT_GP, true, sel & 0xfffc);
-	if (!d.present)
-		return soft_raise(c, SOFT_NP, true, sel & 0xfffc);
-	bool to64 = (s->efer & EFER_LMA) && d.l;
-	if (!to64) {
-		off &= size == 2 ? 0xffff : 0xffffffffULL;
-		if (off > d.limit)
-			return soft_raise(c, SOFT_GP, true, 0);
-	} else if (!soft_canonical(off)) {
-		return soft_raise(c, SOFT_GP, true, 0);
-	}
-	if (call && (soft_x_push(c, size, s->seg[SEG_CS].selector) || soft_x_push(c, size, ret)))
-		return -1;
-	set_accessed(c, sel, &d);
-	d.selector = (uint16_t)((sel & ~3u) | c->cpl);
-	d.dpl = (uint8_t)c->cpl; /* CPL is unchanged, conforming or not */
-	s->seg[SEG_CS] = d;
-	s->rip = off;
-	soft_cpu_refresh_mode(c);
-	return 0;
-}
-
-/* Far RET [imm16] to the same privilege level. */
-static int far_return(struct soft_cpu *c, const struct soft_insn *i, uint64_t pop_extra)
-{
-	struct cpu_state *s = &c->state;
-	unsigned size = i->osize;
-	uint64_t off, sel;
-	if (soft_x_stack_peek(c, 0, size, &off) || soft_x_stack_peek(c, size, size, &sel))
-		return -1;
-	if (!(s->cr0 & CR0_PE) || (s->rflags & FL_VM)) {
-		s->seg[SEG_CS].selector = (uint16_t)sel;
-		s->seg[SEG_CS].base = (sel & 0xffff) << 4;
-		s->rip = off & soft_size_mask(size);
-		soft_x_rsp_set(c, s->gpr[GPR_RSP] + 2 * size + pop_extra);
-		return 0;
-	}
-	struct cpu_segment d;
-	uint16_t cs = (uint16_t)sel;
-	if ((cs & ~3u) == 0 || (cs & 3) < c->cpl)
-		return soft_raise(c, SOFT_GP, true, cs & 0xfffc);
-	if ((cs & 3) > c->cpl) {
-		log_warn("soft: far return to an outer privilege level is not implemented");
-		return soft_raise(c, SOFT_GP, true, cs & 0xfffc);
-	}
-	if (soft_load_descriptor(c, cs, 0, &d))
-		return -1;
-	if (!d.s || !(d.type & 8) || ((d.type & 4) ? d.dpl > c->cpl : d.dpl != c->cpl))
-		return soft_raise(c, SOFT_GP, true, cs & 0xfffc);
-	if (!d.present)
-		return soft_raise(c, SOFT_NP, true, cs & 0xfffc);
-	bool to64 = (s->efer & EFER_LMA) && d.l;
-	if (!to64)
-		off &= size == 2 ? 0xffff : 0xffffffffULL;
-	else if (!soft_canonical(off))
-		return soft_raise(c, SOFT_GP, true, 0);
-	d.dpl = (uint8_t)c->cpl;
-	s->seg[SEG_CS] = d;
-	s->rip = off;
-	soft_x_rsp_set(c, s->gpr[GPR_RSP] + 2 * size + pop_extra);
-	soft_cpu_refresh_mode(c);
-	return 0;
-}
-
 /* --- MSRs --- */
 
 static int rdmsr(struct soft_cpu *c, uint32_t msr, uint64_t *v)
@@ -366,7 +298,9 @@ static int rdmsr(struct soft_cpu *c, uint32_t msr, uint64_t *v)
 	case MSR_SYSENTER_CS: *v = s->sysenter_cs; return 0;
 	case MSR_SYSENTER_ESP: *v = s->sysenter_esp; return 0;
 	case MSR_SYSENTER_EIP: *v = s->sysenter_eip; return 0;
-	case MSR_MISC_ENABLE: *v = 1; return 0; /* fast strings */
+	case MSR_MISC_ENABLE: *v = 1; return 0;                            /* fast strings */
+	case MSR_ARCH_CAPABILITIES: *v = ARCH_CAPABILITIES_SOFT; return 0; /* read-only */
+	case MSR_BIOS_SIGN_ID: *v = 0; return 0; /* no microcode: revision 0 */
 	case MSR_PAT: *v = s->pat; return 0;
 	case MSR_EFER: *v = s->efer; return 0;
 	case MSR_STAR: *v = s->star; return 0;
@@ -376,6 +310,7 @@ static int rdmsr(struct soft_cpu *c, uint32_t msr, uint64_t *v)
 	case MSR_FS_BASE: *v = s->seg[SEG_FS].base; return 0;
 	case MSR_GS_BASE: *v = s->seg[SEG_GS].base; return 0;
 	case MSR_KERNEL_GS_BASE: *v = s->kernel_gs_base; return 0;
+	case MSR_TSC_AUX: *v = s->tsc_aux; return 0;
 	default:
 		/* MTRRs: accepted and ignored (no caching model) */
 		if (msr == 0xfe || msr == 0x2ff || (msr >= 0x200 && msr <= 0x21f) || msr == 0x250 ||
@@ -399,6 +334,11 @@ static int wrmsr(struct soft_cpu *c, uint32_t msr, uint64_t v)
 	case MSR_TSC: s->tsc = v - (soft_cpu_tsc(c) - s->tsc); return 0;
 	case MSR_APIC_BASE: s->apic_base = v; return 0;
 	case MSR_SYSENTER_CS: s->sysenter_cs = v & 0xffff; return 0;
+	case MSR_TSC_AUX:
+		if (v >> 32) /* the upper half is reserved */
+			return soft_raise(c, SOFT_GP, true, 0);
+		s->tsc_aux = v;
+		return 0;
 	case MSR_SYSENTER_ESP:
 	case MSR_SYSENTER_EIP:
 	case MSR_LSTAR:
@@ -424,6 +364,7 @@ static int wrmsr(struct soft_cpu *c, uint32_t msr, uint64_t v)
 			s->kernel_gs_base = v;
 		return 0;
 	case MSR_MISC_ENABLE: return 0;
+	case MSR_BIOS_SIGN_ID: return 0; /* the write that asks for the revision */
 	case MSR_PAT: s->pat = v; return 0;
 	case MSR_STAR: s->star = v; return 0;
 	case MSR_SFMASK: s->sfmask = v & 0xffffffffULL; return 0;
@@ -435,7 +376,7 @@ static int wrmsr(struct soft_cpu *c, uint32_t msr, uint64_t v)
 			return soft_raise(c, SOFT_GP, true,
 			                  0); /* LME changes only with paging off */
 		s->efer = (s->efer & EFER_LMA) | (v & writable);
-		soft_cpu_flush_tlb(c);
+		soft_tlb_flush_all(c); /* the decode cache checks bytes, not mappings */
 		return 0;
 	}
 	default:
@@ -545,7 +486,9 @@ static int group6(struct soft_cpu *c, const struct soft_insn *i)
 		if (privileged(c) || soft_x_rm_read(c, i, 2, &v)) /* privilege before the operand */
 			return -1;
 		return load_tr_or_ldt(c, r == 3, (uint16_t)v);
-	default: return soft_raise(c, SOFT_UD, false, 0); /* VERR/VERW: later */
+	case 4:
+	case 5: return soft_exec_verr_verw(c, i, r == 5);
+	default: return soft_raise(c, SOFT_UD, false, 0);
 	}
 }
 
@@ -577,7 +520,7 @@ static int group7(struct soft_cpu *c, const struct soft_insn *i)
 			uint64_t t = soft_cpu_tsc(c);
 			s->gpr[GPR_RAX] = t & 0xffffffffULL;
 			s->gpr[GPR_RDX] = t >> 32;
-			s->gpr[GPR_RCX] = 0; /* TSC_AUX: processor 0 until MSRs per CPU exist */
+			s->gpr[GPR_RCX] = s->tsc_aux & 0xffffffffULL;
 			return 0;
 		}
 		if (r == 4) /* SMSW r */
@@ -639,6 +582,43 @@ static int group7(struct soft_cpu *c, const struct soft_insn *i)
 	}
 }
 
+/* --- INVPCID --- */
+
+/* INVPCID reg, m128 (66 0F 38 82): the type in the register, a descriptor
+ * (PCID in bits 11:0, the rest of the first quadword reserved; a linear
+ * address in the second) in memory. 0: one address in one PCID; 1: one
+ * PCID; 2: everything, global entries included; 3: everything else. The
+ * soft TLB may drop more than asked (type 0 drops the page in every PCID),
+ * never less. */
+static int invpcid(struct soft_cpu *c, const struct soft_insn *i)
+{
+	struct cpu_state *s = &c->state;
+	if (!i->mem || (i->pfx & (SOFT_PFX_REP | SOFT_PFX_REPNE)))
+		return soft_raise(c, SOFT_UD, false, 0);
+	if ((s->cr0 & CR0_PE) && ((s->rflags & FL_VM) || c->cpl))
+		return soft_raise(c, SOFT_GP, true, 0);
+	uint64_t type = soft_reg_get(c, i, i->reg, c->mode == SOFT_MODE_64 ? 8 : 4);
+	uint64_t ea = soft_x_ea(c, i), desc, la;
+	if (soft_x_mem_read_at(c, i, ea, 8, &desc) || soft_x_mem_read_at(c, i, ea + 8, 8, &la))
+		return -1;
+	if (type > 3)
+		return soft_raise(c, SOFT_GP, true, 0);
+	uint16_t pcid = desc & 0xfff;
+	if (type <= 1 && ((desc >> 12) || (!(s->cr4 & CR4_PCIDE) && pcid)))
+		return soft_raise(c, SOFT_GP, true, 0);
+	switch (type) {
+	case 0:
+		if (!soft_canonical(la))
+			return soft_raise(c, SOFT_GP, true, 0);
+		soft_tlb_flush_page(c, la);
+		break;
+	case 1: soft_tlb_flush_pcid(c, pcid); break;
+	case 2: soft_tlb_flush_all(c); break;
+	default: soft_tlb_flush_nonglobal(c); break;
+	}
+	return 0;
+}
+
 /* --- the dispatcher for everything above --- */
 
 static int exec_system(struct soft_cpu *c, const struct soft_insn *i);
@@ -649,6 +629,8 @@ int soft_exec_system(struct soft_cpu *c, const struct soft_insn *i)
 {
 	int rc = exec_system(c, i);
 	soft_cpu_refresh_mode(c);
+	if (rc == SOFT_X_RETIRED && c->dbg_armed)
+		rc = SOFT_X_RECHECK; /* MOV DR7, SYSRET with TF, ...: look again */
 	return rc;
 }
 
@@ -705,9 +687,10 @@ static int exec_system(struct soft_cpu *c, const struct soft_insn *i)
 	}
 	case 0x9a:
 	case 0xea: /* CALL/JMP ptr16:16/32 (not in 64-bit mode) */
-		return far_transfer(c, i, i->imm2, i->imm, op == 0x9a);
+		return soft_far_transfer(c, i, (uint16_t)i->imm2, i->imm, op == 0x9a);
 	case 0xca:
-	case 0xcb: /* RETF [imm16] */ return far_return(c, i, op == 0xca ? i->imm & 0xffff : 0);
+	case 0xcb: /* RETF [imm16] */
+		return soft_far_return(c, i, op == 0xca ? i->imm & 0xffff : 0);
 	case 0xff: /* CALL/JMP m16:16/32/64 */
 		if (!i->mem)
 			return soft_raise(c, SOFT_UD, false, 0);
@@ -716,7 +699,7 @@ static int exec_system(struct soft_cpu *c, const struct soft_insn *i)
 			if (soft_x_mem_read_at(c, i, ea, i->osize, &off) ||
 			    soft_x_mem_read_at(c, i, ea + i->osize, 2, &sel))
 				return -1;
-			return far_transfer(c, i, (uint16_t)sel, off, r == 3);
+			return soft_far_transfer(c, i, (uint16_t)sel, off, r == 3);
 		}
 	case 0x100: return group6(c, i) ? -1 : (s->rip = soft_x_next_rip(c, i), SOFT_X_RETIRED);
 	case 0x101: return group7(c, i) ? -1 : (s->rip = soft_x_next_rip(c, i), SOFT_X_RETIRED);
@@ -742,6 +725,10 @@ static int exec_system(struct soft_cpu *c, const struct soft_insn *i)
 	case 0x121:
 	case 0x123:
 		if (mov_dr(c, i, op == 0x123))
+			return -1;
+		break;
+	case 0x282: /* INVPCID */
+		if (invpcid(c, i))
 			return -1;
 		break;
 	case 0x130: /* WRMSR */
