@@ -466,6 +466,18 @@ methods_section() {
 		fi
 	done
 	echo
+	if [ -s "$DATA/linux.md" ]; then
+		echo "## Linux: start to init and CPU-bound work (bench/linux.sh)"
+		echo
+		cat "$DATA/linux.md"
+		echo
+	fi
+	if [ -s "$DATA/virtio.md" ]; then
+		echo "## virtio-blk and virtio-net in the Linux guest (bench/virtio.sh)"
+		echo
+		cat "$DATA/virtio.md"
+		echo
+	fi
 	echo "$methods"
 } >"$MD.tmp" && mv "$MD.tmp" "$MD"
 echo "report: wrote $MD and $(ls "$DATA"/*.png 2>/dev/null | wc -l) charts in $DATA/" >&2

@@ -14,7 +14,10 @@
 #   BENCH_REPEATS=N    repeats (default 5; 1 in quick mode)
 #   BENCH_IDLE_SECONDS idle window (default 10; 2 in quick mode)
 #   BENCH_OUT=DIR      where benchmarks.md and bench/*.png go (default docs)
-#   BENCH_ONLY="g ..." run only these groups (nano start testkernel idle cpu ips)
+#   BENCH_ONLY="g ..." run only these groups (nano start testkernel idle cpu ips
+#                      linux virtio; linux and virtio are bench/linux.sh and
+#                      bench/virtio.sh, the Linux guest on ringfold soft and
+#                      QEMU TCG, not in quick mode)
 #   BENCH_VMMS="v ..." run only these VMMs (names as in the table)
 #   BUILD, RINGFOLD, QEMU as usual.
 set -u
@@ -514,6 +517,20 @@ for rep in $(seq 1 "$REPEATS"); do
 	done
 done
 
+if [ "$BENCH_QUICK" != 1 ] && [[ " ${BENCH_ONLY:-linux} " == *" linux "* ]]; then
+	log "linux: the default Linux guest on ringfold soft and QEMU TCG (bench/linux.sh)"
+	mkdir -p "$OUT_DIR/bench"
+	BUILD=$BUILD RINGFOLD=$RINGFOLD bash bench/linux.sh >"$WORK/linux.md" ||
+		echo "bench/linux.sh failed: see the log above" >"$WORK/linux.md"
+	cp "$WORK/linux.md" "$OUT_DIR/bench/linux.md"
+fi
+if [ "$BENCH_QUICK" != 1 ] && [[ " ${BENCH_ONLY:-virtio} " == *" virtio "* ]]; then
+	log "virtio: virtio-blk and virtio-net in the Linux guest on ringfold soft and QEMU TCG (bench/virtio.sh)"
+	mkdir -p "$OUT_DIR/bench"
+	BUILD=$BUILD RINGFOLD=$RINGFOLD bash bench/virtio.sh >"$WORK/virtio.md" ||
+		echo "bench/virtio.sh failed: see the log above" >"$WORK/virtio.md"
+	cp "$WORK/virtio.md" "$OUT_DIR/bench/virtio.md"
+fi
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 cp "$RESULTS" "$NOTES" "$META" "$OUT_DIR/bench/" 2>/dev/null ||
 	{ mkdir -p "$OUT_DIR/bench" && cp "$RESULTS" "$NOTES" "$META" "$OUT_DIR/bench/"; }

@@ -269,6 +269,7 @@ void check_rtc_irq(void);
 void check_ioapic(void);
 void check_uart(void);
 void check_acpi(void);
+void check_hpet(void);
 void check_smp(void);
 void check_virtio_blk(void);
 void check_virtio_rng(void);

@@ -49,6 +49,7 @@ static const struct check checks[] = {
     {"ioapic", check_ioapic},
     {"uart", check_uart},
     {"acpi", check_acpi},
+    {"hpet", check_hpet},
     {"smp", check_smp},
     {"virtio-blk", check_virtio_blk},
     {"virtio-rng", check_virtio_rng},

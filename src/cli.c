@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "dev/virtio/virtio_blk.h"
+#include "dev/virtio/virtio_net.h"
 #include "util/log.h"
 
 /* The default guest's command line; --cmdline is appended to it. */
@@ -50,6 +51,7 @@ void cli_print_run_help(void)
 	    "      --console DEST     stdio (default) or a file the guest's console is written to\n"
 	    "      --hugepages        back guest RAM with 2 MiB huge pages (hugetlbfs)\n"
 	    "      --no-reboot        exit (status 8) when the guest resets instead of rebooting\n"
+	    "      --no-hpet          leave out the HPET (the guest keeps time with the PIT)\n"
 	    "      --kernel-decompress host|guest\n"
 	    "                         Linux: decompress the bzImage on the host and boot its\n"
 	    "                         vmlinux (default, no KASLR), or let the kernel decompress\n"
@@ -65,6 +67,17 @@ void cli_print_run_help(void)
 	    "      --virtio-rng       a virtio-rng device fed from the host's getrandom()\n"
 	    "      --virtio-console   a virtio console (Linux: console=hvc0) beside COM1 on the\n"
 	    "                         same host console; console input then goes to it\n"
+	    "      --net user[,hostfwd=RULE]...[,mac=MAC]\n"
+	    "      --net tap=NAME[,mac=MAC]\n"
+	    "                         a virtio-net card (repeat for more, up to %d). user:\n"
+	    "                         libslirp user networking, the guest is 10.0.2.15/24 by\n"
+	    "                         DHCP, host and gateway 10.0.2.2, DNS 10.0.2.3. RULE is\n"
+	    "                         [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT: the\n"
+	    "                         host listens on HOSTADDR (default 127.0.0.1), the guest\n"
+	    "                         gets the connections. tap=NAME: a host TAP interface\n"
+	    "                         (needs CAP_NET_ADMIN or a TAP device the user owns).\n"
+	    "                         MAC: XX:XX:XX:XX:XX:XX (default 52:54:00:12:34:56 plus\n"
+	    "                         the card's index)\n"
 	    "  -v, --verbose          more diagnostics on stderr (twice for debug output)\n"
 	    "  -q, --quiet            errors only\n"
 	    "  -h, --help             this text\n"
@@ -77,7 +90,7 @@ void cli_print_run_help(void)
 	    "machine could not be built; 2 bad command line; 4 triple fault (registers dumped\n"
 	    "on stderr); 6 internal error of the VMM or engine (registers dumped); 8 the guest\n"
 	    "reset with --no-reboot.\n",
-	    VM_MAX_CPUS, VM_MAX_DISKS);
+	    VM_MAX_CPUS, VM_MAX_DISKS, VM_MAX_NICS);
 }
 
 static int parse_int(const char *s, long min, long max, long *out)
@@ -146,7 +159,7 @@ static enum cli_result use_default_guest(struct vm_config *cfg)
 }
 
 /* The virtio device options (their own getopt codes). */
-enum { OPT_DISK = 512, OPT_VIRTIO_RNG, OPT_VIRTIO_CONSOLE };
+enum { OPT_DISK = 512, OPT_VIRTIO_RNG, OPT_VIRTIO_CONSOLE, OPT_NET };
 
 static enum cli_result parse_virtio_option(int c, const char *arg, struct vm_config *cfg)
 {
@@ -165,11 +178,27 @@ static enum cli_result parse_virtio_option(int c, const char *arg, struct vm_con
 		cfg->disks[cfg->ndisks++] = arg;
 		return CLI_OK;
 	}
+	case OPT_NET: {
+		if (cfg->nnets == VM_MAX_NICS) {
+			char max[16];
+			snprintf(max, sizeof max, "%d", VM_MAX_NICS);
+			return usage_error("too many --net options (at most %s)", max);
+		}
+		char err[256];
+		struct virtio_net_options o;
+		if (virtio_net_parse(arg, &o, err, sizeof err) < 0)
+			return usage_error("--net: %s", err);
+		cfg->nets[cfg->nnets++] = arg;
+		return CLI_OK;
+	}
 	case OPT_VIRTIO_RNG: cfg->virtio_rng = true; return CLI_OK;
 	case OPT_VIRTIO_CONSOLE: cfg->virtio_console = true; return CLI_OK;
 	default: return usage_error("unknown option%s", "");
 	}
 }
+
+/* Platform device options (their own range, clear of the others). */
+enum { OPT_NO_HPET = 768 };
 
 enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int *verbosity)
 {
@@ -185,11 +214,13 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 	    {"console", required_argument, NULL, OPT_CONSOLE},
 	    {"hugepages", no_argument, NULL, OPT_HUGEPAGES},
 	    {"no-reboot", no_argument, NULL, OPT_NO_REBOOT},
+	    {"no-hpet", no_argument, NULL, OPT_NO_HPET},
 	    {"kernel-decompress", required_argument, NULL, OPT_KERNEL_DECOMPRESS},
 	    {"clock", required_argument, NULL, OPT_CLOCK},
 	    {"disk", required_argument, NULL, OPT_DISK},
 	    {"virtio-rng", no_argument, NULL, OPT_VIRTIO_RNG},
 	    {"virtio-console", no_argument, NULL, OPT_VIRTIO_CONSOLE},
+	    {"net", required_argument, NULL, OPT_NET},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -248,6 +279,7 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 			break;
 		case OPT_HUGEPAGES: cfg->hugepages = true; break;
 		case OPT_NO_REBOOT: cfg->no_reboot = true; break;
+		case OPT_NO_HPET: cfg->no_hpet = true; break;
 		case OPT_KERNEL_DECOMPRESS:
 			if (!strcmp(optarg, "host"))
 				cfg->guest_decompress = false;
@@ -272,7 +304,8 @@ enum cli_result cli_parse_run(int argc, char **argv, struct vm_config *cfg, int 
 		case 'q': *verbosity = LOG_ERROR; break;
 		case OPT_DISK:
 		case OPT_VIRTIO_RNG:
-		case OPT_VIRTIO_CONSOLE: {
+		case OPT_VIRTIO_CONSOLE:
+		case OPT_NET: {
 			enum cli_result r = parse_virtio_option(c, optarg, cfg);
 			if (r != CLI_OK)
 				return r;

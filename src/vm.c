@@ -45,7 +45,8 @@ static int load_guest(struct vm *vm)
 		req.initrds[i] =
 		    (struct boot_blob){initrds[i].data, initrds[i].size, cfg->initrds[i]};
 	}
-	if (acpi_build(&vm->mem, vm->ncpus, &req.acpi_rsdp, &err) < 0) {
+	const struct acpi_options acpi = {.hpet = vm->hpet != NULL};
+	if (acpi_build_opts(&vm->mem, vm->ncpus, &acpi, &req.acpi_rsdp, &err) < 0) {
 		log_error("ACPI tables: %s", err.msg);
 		goto out;
 	}

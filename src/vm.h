@@ -48,9 +48,11 @@ struct vm_config {
 	/* Virtio devices (docs/devices.md). */
 	const char *disks[VM_MAX_DISKS]; /* --disk FILE[,ro][,cache=none|writeback] */
 	int ndisks;
-	bool virtio_rng;               /* --virtio-rng */
-	bool virtio_console;           /* --virtio-console: console input goes to it */
-	const char *nets[VM_MAX_NICS]; /* --net user[,...] | tap=NAME[,...] */
+	bool virtio_rng;     /* --virtio-rng */
+	bool virtio_console; /* --virtio-console: console input goes to it */
+	bool no_hpet;        /* --no-hpet: the machine has no HPET */
+	/* Network cards: --net user[,...] | tap=NAME[,...] (virtio-net). */
+	const char *nets[VM_MAX_NICS];
 	int nnets;
 };
 
@@ -78,6 +80,7 @@ struct debugexit;
 struct pci_bus;
 struct acpi_pm;
 struct rtc;
+struct hpet;
 struct i8042;
 struct port80;
 struct virtio_blk;
@@ -101,6 +104,7 @@ struct vm {
 	struct pci_bus *pci;
 	struct acpi_pm *acpi_pm;
 	struct rtc *rtc;
+	struct hpet *hpet; /* NULL with --no-hpet */
 	struct i8042 *i8042;
 	struct port80 *port80;
 	struct virtio_blk *disks[VM_MAX_DISKS];
@@ -109,6 +113,10 @@ struct vm {
 	struct virtio_net *nics[VM_MAX_NICS];
 	struct vm_timer timers[VM_MAX_TIMERS];
 	int ntimers;
+	/* Set while the HPET's LegacyReplacement route is on: ISA IRQ 0 and 8
+	 * are HPET timers 0 and 1, and the PIT's and the RTC's own outputs are
+	 * cut off (dev/hpet.h). Read by the RTC and the soft engine's irqchip. */
+	atomic_bool hpet_legacy_route;
 	/* Set by an engine whose timer loop sleeps on another thread: called
 	 * (any thread) when a timer device's next deadline may have moved. */
 	void (*timers_changed)(struct vm *vm);

@@ -5,6 +5,7 @@
 #include "console.h"
 #include "dev/acpi_pm.h"
 #include "dev/debugexit.h"
+#include "dev/hpet.h"
 #include "dev/i8042.h"
 #include "dev/pci.h"
 #include "dev/port80.h"
@@ -12,6 +13,7 @@
 #include "dev/serial.h"
 #include "dev/virtio/virtio_blk.h"
 #include "dev/virtio/virtio_console.h"
+#include "dev/virtio/virtio_net.h"
 #include "dev/virtio/virtio_rng.h"
 #include "util/log.h"
 #include "vm.h"
@@ -33,11 +35,15 @@ int vm_devices_create(struct vm *vm)
 	if (!vm->i8042 || !vm->rtc || !vm->port80 || !vm->debugexit || !vm->serial ||
 	    !vm->acpi_pm || !vm->pci)
 		return -1;
+	/* MMIO 0xfed00000-0xfed003ff; IRQ 0 and 8 under LegacyReplacement. */
+	if (!vm->config->no_hpet && !(vm->hpet = hpet_create(vm)))
+		return -1;
 	return vm_virtio_create(vm);
 }
 
 /* Virtio devices on PCI bus 0 from slot 1 up, in this order: the disks
- * (--disk, in command-line order), virtio-rng, virtio-console. */
+ * (--disk, in command-line order), virtio-rng, virtio-console, the network
+ * cards (--net, in command-line order). */
 static int vm_virtio_create(struct vm *vm)
 {
 	const struct vm_config *cfg = vm->config;
@@ -51,11 +57,20 @@ static int vm_virtio_create(struct vm *vm)
 	/* After the UART: the console's input handler becomes this device's. */
 	if (cfg->virtio_console && !(vm->virtio_console = virtio_console_create(vm, vm->console)))
 		return -1;
+	for (int i = 0; i < cfg->nnets && i < VM_MAX_NICS; i++) {
+		vm->nics[i] = virtio_net_create(vm, cfg->nets[i], (unsigned)i);
+		if (!vm->nics[i])
+			return -1;
+	}
 	return 0;
 }
 
 static void vm_virtio_destroy(struct vm *vm)
 {
+	for (int i = VM_MAX_NICS - 1; i >= 0; i--) {
+		virtio_net_destroy(vm->nics[i]);
+		vm->nics[i] = NULL;
+	}
 	virtio_console_destroy(vm->virtio_console);
 	vm->virtio_console = NULL;
 	virtio_rng_destroy(vm->virtio_rng);
@@ -69,6 +84,8 @@ static void vm_virtio_destroy(struct vm *vm)
 void vm_devices_destroy(struct vm *vm)
 {
 	vm_virtio_destroy(vm); /* before the PCI bus and the console they use */
+	hpet_destroy(vm->hpet);
+	vm->hpet = NULL;
 	if (vm->pci)
 		pci_destroy(vm->pci);
 	if (vm->acpi_pm)

@@ -7,12 +7,15 @@
  *   0xE0000  RSDP  rev 2, 36 bytes (16-byte aligned so a scan finds it)
  *   0xE0040  FACS  64 bytes (the FADT requires 64-byte alignment)
  *   then, each on a 16-byte boundary in this order:
- *            DSDT  AML: \_S5_, \_SB.PCI0 (PCI root bridge, INTx _PRT), \_SB.COM1
+ *            DSDT  AML: \_S5_, \_SB.PCI0 (PCI root bridge, INTx _PRT), \_SB.COM1,
+ *                  \_SB.HPET (PNP0103, unless --no-hpet)
  *            FADT  rev 6.0, 276 bytes: PM1a/PM timer/reset register
  *            MADT  rev 4: one local APIC per vCPU, the I/O APIC,
  *                  IRQ0->GSI2 and the SCI overrides, LINT1 NMI
- *            RSDT  32-bit pointers to FADT and MADT
- *            XSDT  64-bit pointers to FADT and MADT
+ *            HPET  rev 1, 56 bytes: the event timer block (unless the
+ *                  machine has no HPET, --no-hpet)
+ *            RSDT  32-bit pointers to FADT, MADT (and HPET)
+ *            XSDT  64-bit pointers to FADT, MADT (and HPET)
  *
  * With 64 vCPUs all of it takes under 2 KiB; the rest of the area is left
  * alone. docs/acpi.md describes the tables for users. The fixed hardware they
@@ -25,6 +28,7 @@
 
 #include "boot/aml.h"
 #include "dev/acpi_pm.h"
+#include "dev/hpet.h"
 #include "dev/ioapic.h"
 #include "dev/lapic.h"
 #include "dev/pci.h"
@@ -46,6 +50,7 @@
 #define ACPI_MAX_CPUS 254
 
 /* Generic Address Structure address space and access sizes (5.2.3.2). */
+#define GAS_SYSTEM_MEMORY 0
 #define GAS_SYSTEM_IO 1
 #define GAS_ACCESS_BYTE 1
 #define GAS_ACCESS_WORD 2
@@ -82,6 +87,11 @@
 #define MADT_REVISION 4
 #define DSDT_REVISION 2 /* 2 or more: AML integers are 64 bits */
 #define FACS_VERSION 2
+#define HPET_TABLE_REVISION 1
+/* The HPET table's minimum periodic tick (in counter ticks) and page
+ * protection (0: no guarantee the 4 KiB page holds nothing else). */
+#define HPET_TABLE_MIN_TICK 128
+#define HPET_TABLE_PAGE_PROTECTION 0
 
 struct acpi_header {
 	char signature[4];
@@ -224,9 +234,20 @@ struct madt_lapic_nmi {
 	uint8_t lint;
 } __attribute__((packed));
 
+/* The IA-PC HPET specification's description table (section 3.2.4). */
+struct acpi_hpet {
+	struct acpi_header header;
+	uint32_t event_timer_block_id; /* the low half of the capabilities register */
+	struct acpi_gas base_address;
+	uint8_t hpet_number;
+	uint16_t min_clock_tick;
+	uint8_t page_protection;
+} __attribute__((packed));
+
 _Static_assert(sizeof(struct acpi_header) == 36, "ACPI table header");
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP");
 _Static_assert(sizeof(struct acpi_gas) == 12, "GAS");
+_Static_assert(sizeof(struct acpi_hpet) == 56, "HPET table");
 _Static_assert(sizeof(struct acpi_facs) == 64, "FACS");
 _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT (ACPI 6.0)");
 _Static_assert(offsetof(struct acpi_fadt, x_firmware_ctrl) == 132, "FADT X_FIRMWARE_CTRL");
@@ -319,8 +340,27 @@ static uint64_t acpi_place_table(struct acpi_placer *pl, void *buf)
 	return gpa;
 }
 
+/* The HPET as a device, for OSes that look for PNP0103 (Linux finds it
+ * through the HPET table; its hpet char driver then notes that this _CRS
+ * names no IRQs and uses the table's block). */
+static void dsdt_hpet(struct aml *a)
+{
+	struct aml_mark dev = aml_device_open(a, "HPET");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0103");
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	uint8_t res_buf[32];
+	struct aml res;
+	aml_init(&res, res_buf, sizeof res_buf);
+	aml_res_memory32_fixed(&res, (uint32_t)HPET_BASE, HPET_MMIO_SIZE, true);
+	aml_name(a, "_CRS");
+	aml_resource_template(a, &res);
+	aml_close(a, dev);
+}
+
 /* The DSDT body: what the OS cannot discover by itself. */
-static void dsdt_body(struct aml *a)
+static void dsdt_body(struct aml *a, const struct acpi_options *opts)
 {
 	/* \_S5_: SLP_TYPa, SLP_TYPb, two reserved. Writing SLP_TYPa | SLP_EN to
 	 * PM1a_CNT powers the machine off (dev/acpi_pm.c). */
@@ -391,15 +431,19 @@ static void dsdt_body(struct aml *a)
 	aml_resource_template(a, &res);
 	aml_close(a, com1);
 
+	if (opts->hpet)
+		dsdt_hpet(a);
+
 	aml_close(a, sb);
 }
 
-static uint64_t build_dsdt(struct acpi_placer *pl, uint8_t *buf, size_t cap)
+static uint64_t build_dsdt(struct acpi_placer *pl, uint8_t *buf, size_t cap,
+                           const struct acpi_options *opts)
 {
 	struct acpi_header *h = (struct acpi_header *)buf;
 	struct aml a;
 	aml_init(&a, buf + sizeof *h, cap - sizeof *h);
-	dsdt_body(&a);
+	dsdt_body(&a, opts);
 	if (!aml_ok(&a)) {
 		error_set(pl->err, "ACPI DSDT: AML does not fit in %zu bytes or is malformed", cap);
 		return 0;
@@ -504,6 +548,21 @@ static uint64_t build_madt(struct acpi_placer *pl, uint8_t *buf, int ncpus)
 	return acpi_place_table(pl, buf);
 }
 
+/* The event timer block of dev/hpet.c: where it is and what the guest will
+ * find in its capabilities register. */
+static uint64_t build_hpet(struct acpi_placer *pl)
+{
+	struct acpi_hpet t = {0};
+	acpi_header_init(&t.header, "HPET", sizeof t, HPET_TABLE_REVISION);
+	t.event_timer_block_id = HPET_CAP_ID;
+	t.base_address = (struct acpi_gas){.space_id = GAS_SYSTEM_MEMORY, .bit_width = 64};
+	t.base_address.address = HPET_BASE;
+	t.hpet_number = 0;
+	t.min_clock_tick = HPET_TABLE_MIN_TICK;
+	t.page_protection = HPET_TABLE_PAGE_PROTECTION;
+	return acpi_place_table(pl, &t);
+}
+
 /* RSDT (4-byte entries) or XSDT (8-byte entries) listing the given tables. */
 static uint64_t build_sdt(struct acpi_placer *pl, const char *signature, unsigned entry_size,
                           const uint64_t *tables, unsigned ntables)
@@ -525,6 +584,12 @@ static uint64_t build_sdt(struct acpi_placer *pl, const char *signature, unsigne
 
 int acpi_build(const struct guest_mem *mem, int ncpus, uint64_t *rsdp_gpa, struct error *err)
 {
+	return acpi_build_opts(mem, ncpus, &(struct acpi_options){.hpet = true}, rsdp_gpa, err);
+}
+
+int acpi_build_opts(const struct guest_mem *mem, int ncpus, const struct acpi_options *opts,
+                    uint64_t *rsdp_gpa, struct error *err)
+{
 	if (ncpus < 1 || ncpus > ACPI_MAX_CPUS)
 		return error_set(err, "ACPI: %d CPUs cannot be described (1 to %d)", ncpus,
 		                 ACPI_MAX_CPUS);
@@ -537,7 +602,7 @@ int acpi_build(const struct guest_mem *mem, int ncpus, uint64_t *rsdp_gpa, struc
 
 	uint64_t rsdp = acpi_reserve(&pl, sizeof(struct acpi_rsdp), 16, "RSDP");
 	uint64_t facs = rsdp ? build_facs(&pl) : 0;
-	uint64_t dsdt = facs ? build_dsdt(&pl, scratch, sizeof scratch) : 0;
+	uint64_t dsdt = facs ? build_dsdt(&pl, scratch, sizeof scratch, opts) : 0;
 	uint64_t fadt = dsdt ? build_fadt(&pl, facs, dsdt) : 0;
 	if (!fadt)
 		return -1;
@@ -545,9 +610,12 @@ int acpi_build(const struct guest_mem *mem, int ncpus, uint64_t *rsdp_gpa, struc
 	uint64_t madt = build_madt(&pl, scratch, ncpus);
 	if (!madt)
 		return -1;
-	const uint64_t tables[] = {fadt, madt};
-	uint64_t rsdt = build_sdt(&pl, "RSDT", 4, tables, 2);
-	uint64_t xsdt = rsdt ? build_sdt(&pl, "XSDT", 8, tables, 2) : 0;
+	uint64_t tables[3] = {fadt, madt};
+	unsigned ntables = 2;
+	if (opts->hpet && !(tables[ntables++] = build_hpet(&pl)))
+		return -1;
+	uint64_t rsdt = build_sdt(&pl, "RSDT", 4, tables, ntables);
+	uint64_t xsdt = rsdt ? build_sdt(&pl, "XSDT", 8, tables, ntables) : 0;
 	if (!xsdt)
 		return -1;
 

@@ -30,6 +30,7 @@
 #define RES_IRQ_NOFLAGS 0x22 /* small item 0x4, length 2 */
 #define RES_IO 0x47          /* small item 0x8, length 7 */
 #define RES_END_TAG 0x79     /* small item 0xF, length 1 */
+#define RES_MEM32_FIXED 0x86 /* large item 0x6, length 9 */
 #define RES_DWORD_ADDR 0x87
 #define RES_WORD_ADDR 0x88
 
@@ -318,6 +319,17 @@ void aml_res_io(struct aml *r, uint16_t min, uint16_t max, uint8_t align, uint8_
 	uint8_t d[8] = {
 	    RES_IO, 0x01, (uint8_t)min, (uint8_t)(min >> 8), (uint8_t)max, (uint8_t)(max >> 8),
 	    align,  len};
+	aml_bytes(r, d, sizeof d);
+}
+
+void aml_res_memory32_fixed(struct aml *r, uint32_t base, uint32_t len, bool writable)
+{
+	/* Information byte: bit 0 is _RW. */
+	uint8_t d[12] = {RES_MEM32_FIXED, 9, 0, writable ? 1 : 0};
+	for (int j = 0; j < 4; j++) {
+		d[4 + j] = (uint8_t)(base >> (8 * j));
+		d[8 + j] = (uint8_t)(len >> (8 * j));
+	}
 	aml_bytes(r, d, sizeof d);
 }
 

@@ -70,6 +70,8 @@ void aml_return(struct aml *a);
  * with the End Tag appended. */
 void aml_res_io(struct aml *r, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
 void aml_res_irq_noflags(struct aml *r, uint16_t irq_mask);
+/* Memory32Fixed (ReadWrite or ReadOnly, base, length): a device's registers. */
+void aml_res_memory32_fixed(struct aml *r, uint32_t base, uint32_t len, bool writable);
 /* Address space descriptors for a bridge's windows (ResourceProducer,
  * MinFixed, MaxFixed, PosDecode). */
 void aml_res_word_bus(struct aml *r, uint16_t min, uint16_t max);

@@ -49,7 +49,14 @@ bool irqchip_signal_msi(struct irqchip *chip, uint64_t address, uint32_t data)
 
 static void pit_irq(void *opaque, int level)
 {
-	isa_irq(opaque, 0, level);
+	struct irqchip *chip = opaque;
+	/* Under the HPET's LegacyReplacement route the PIT's output goes
+	 * nowhere; it drives IRQ 0 again from its next change once the route
+	 * is off. (Called with the lock held, which the HPET's own IRQ 0
+	 * changes also take: the flag and the line cannot cross.) */
+	if (chip->cfg.pit_disconnected && atomic_load(chip->cfg.pit_disconnected))
+		return;
+	isa_irq(chip, 0, level);
 }
 
 /* The 8259's INT pin is wired to LINT0 of every processor and to IOAPIC

@@ -27,6 +27,7 @@
 #ifndef RINGFOLD_DEV_IRQCHIP_H
 #define RINGFOLD_DEV_IRQCHIP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,6 +53,10 @@ struct irqchip_config {
 	void *kick_opaque;
 	uint64_t lapic_timer_hz; /* 0: LAPIC_DEFAULT_TIMER_HZ */
 	uint64_t tsc_hz;         /* guest TSC rate for TSC-deadline mode */
+	/* May be NULL. While it reads true the PIT's output is cut off from
+	 * ISA IRQ 0: the HPET's LegacyReplacement route (vm->hpet_legacy_route)
+	 * drives that line instead. */
+	const atomic_bool *pit_disconnected;
 };
 
 /* NULL after logging on failure. */

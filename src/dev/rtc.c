@@ -189,6 +189,13 @@ static void rtc_update_irq(struct rtc *rtc)
 	bool level = (rtc->cmos[REG_C] & rtc->cmos[REG_B] & (B_PIE | B_AIE | B_UIE)) != 0;
 	if (level)
 		rtc->cmos[REG_C] |= C_IRQF;
+	if (atomic_load(&rtc->vm->hpet_legacy_route)) {
+		/* IRQ 8 is HPET timer 1's (LegacyReplacement), which lowered it
+		 * when it took it: the RTC's output goes nowhere until the route
+		 * is off and the next update drives the line again. */
+		rtc->irq_level = false;
+		return;
+	}
 	if (level != rtc->irq_level) {
 		rtc->irq_level = level;
 		vm_set_irq(rtc->vm, RTC_GSI, level);

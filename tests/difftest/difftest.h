@@ -91,8 +91,14 @@ struct dt_case {
 	uint8_t data[DT_DATA_SIZE];
 };
 
+/* Segment registers compared after a case (the far-pointer loads change
+ * them): selectors by SEG_* index (ES CS SS DS FS GS), and the FS/GS bases. */
+enum { DT_ES, DT_CS, DT_SS, DT_DS, DT_FS, DT_GS, DT_NSEG };
 struct dt_result {
 	struct dt_regs out;
+	uint16_t sel[DT_NSEG];
+	uint64_t fs_base, gs_base;
+	bool bases; /* native side: the bases could be read (FSGSBASE) */
 	int vector; /* 3 with RIP after the final INT3 is the normal end */
 	uint64_t error, cr2;
 	uint16_t undef; /* flags undefined at the end (soft side computes it) */

@@ -383,6 +383,59 @@ void dt_gen_init(void)
 	add((struct tmpl){"nop", K_MODRM, O2(0x0f, 0x1f), .ext = 0, .sizes = S2 | S4,
 	                  .flags = T_FOLLOW});
 	add((struct tmpl){"ud2", K_PLAIN, O2(0x0f, 0x0b), .sizes = S4});
+
+	/* Legacy integer instructions: compatibility mode only (in 64-bit mode
+	 * they are #UD, C4/C5 are VEX and 63 is MOVSXD), except LSS/LFS/LGS. */
+	uint16_t daadef = DT_FL_CF | DT_FL_AF | DT_FL_SF | DT_FL_ZF | DT_FL_PF;
+	uint16_t aaadef = DT_FL_CF | DT_FL_AF, aaaund = DT_FL_OF | DT_FL_SF | DT_FL_ZF | DT_FL_PF;
+	uint16_t aamdef = DT_FL_SF | DT_FL_ZF | DT_FL_PF, aamund = DT_FL_OF | DT_FL_AF | DT_FL_CF;
+	add((struct tmpl){"daa", K_PLAIN, O1(0x27), .sizes = S4, .def = daadef, .undef = DT_FL_OF,
+	                  .reads = DT_FL_AF | DT_FL_CF, .flags = T_ONLY32 | T_FOLLOW,
+	                  .setup = SU_BCD});
+	add((struct tmpl){"das", K_PLAIN, O1(0x2f), .sizes = S4, .def = daadef, .undef = DT_FL_OF,
+	                  .reads = DT_FL_AF | DT_FL_CF, .flags = T_ONLY32 | T_FOLLOW,
+	                  .setup = SU_BCD});
+	add((struct tmpl){"aaa", K_PLAIN, O1(0x37), .sizes = S4, .def = aaadef, .undef = aaaund,
+	                  .reads = DT_FL_AF, .flags = T_ONLY32 | T_FOLLOW, .setup = SU_BCD});
+	add((struct tmpl){"aas", K_PLAIN, O1(0x3f), .sizes = S4, .def = aaadef, .undef = aaaund,
+	                  .reads = DT_FL_AF, .flags = T_ONLY32 | T_FOLLOW, .setup = SU_BCD});
+	add((struct tmpl){"aam", K_PLAIN, O1(0xd4), .imm = I_8, .sizes = S4, .def = aamdef,
+	                  .undef = aamund, .flags = T_ONLY32, .setup = SU_AAM});
+	add((struct tmpl){"aad", K_PLAIN, O1(0xd5), .imm = I_8, .sizes = S4, .def = aamdef,
+	                  .undef = aamund, .flags = T_ONLY32, .setup = SU_AAM});
+	add((struct tmpl){"salc", K_PLAIN, O1(0xd6), .sizes = S4, .reads = DT_FL_CF,
+	                  .flags = T_ONLY32 | T_FOLLOW});
+	add((struct tmpl){"pusha", K_PLAIN, O1(0x60), .sizes = S2 | S4, .flags = T_ONLY32 | T_STACK,
+	                  .setup = SU_PUSHA});
+	add((struct tmpl){"popa", K_PLAIN, O1(0x61), .sizes = S2 | S4, .flags = T_ONLY32 | T_STACK,
+	                  .setup = SU_POPA});
+	/* register forms of 62 and C4/C5 are EVEX and VEX prefixes there */
+	add((struct tmpl){"bound", K_MODRM, O1(0x62), .ext = -1, .rm = RM_MEM, .sizes = S2 | S4,
+	                  .flags = T_ONLY32, .setup = SU_BOUND});
+	add((struct tmpl){"arpl", K_MODRM, O1(0x63), .ext = -1, .sizes = S2 | S4, .def = DT_FL_ZF,
+	                  .flags = T_ONLY32 | T_FOLLOW});
+	add((struct tmpl){"les", K_MODRM, O1(0xc4), .ext = -1, .rm = RM_MEM, .sizes = S2 | S4,
+	                  .flags = T_ONLY32, .setup = SU_FARPTR});
+	add((struct tmpl){"lds", K_MODRM, O1(0xc5), .ext = -1, .rm = RM_MEM, .sizes = S2 | S4,
+	                  .flags = T_ONLY32, .setup = SU_FARPTR});
+	/* Without REX.W: with it Intel reads m16:64, AMD m16:32. */
+	add((struct tmpl){"lss", K_MODRM, O2(0x0f, 0xb2), .ext = -1, .rm = RM_MEM, .sizes = S2 | S4,
+	                  .setup = SU_FARPTR});
+	add((struct tmpl){"lfs", K_MODRM, O2(0x0f, 0xb4), .ext = -1, .rm = RM_MEM, .sizes = S2 | S4,
+	                  .setup = SU_FARPTR});
+	add((struct tmpl){"lgs", K_MODRM, O2(0x0f, 0xb5), .ext = -1, .rm = RM_MEM, .sizes = S2 | S4,
+	                  .setup = SU_FARPTR});
+	/* MOVBE and ADX: the 0F 38 map's integer instructions */
+	add((struct tmpl){"movbe", K_MODRM, .nopc = 3, .opc = {0x0f, 0x38, 0xf0}, .ext = -1,
+	                  .rm = RM_MEM, .sizes = S2 | S4 | S8});
+	add((struct tmpl){"movbe", K_MODRM, .nopc = 3, .opc = {0x0f, 0x38, 0xf1}, .ext = -1,
+	                  .rm = RM_MEM, .sizes = S2 | S4 | S8});
+	add((struct tmpl){"adcx", K_MODRM, .nopc = 3, .opc = {0x0f, 0x38, 0xf6}, .mand = 0x66,
+	                  .ext = -1, .sizes = S4 | S8, .def = DT_FL_CF, .reads = DT_FL_CF,
+	                  .flags = T_FOLLOW});
+	add((struct tmpl){"adox", K_MODRM, .nopc = 3, .opc = {0x0f, 0x38, 0xf6}, .mand = 0xf3,
+	                  .ext = -1, .sizes = S4 | S8, .def = DT_FL_OF, .reads = DT_FL_OF,
+	                  .flags = T_FOLLOW});
 	dt_gen_vec_init();
 }
 
@@ -731,6 +784,89 @@ uint64_t data_get(const struct dt_case *c, uint64_t off, unsigned size)
 	return v;
 }
 
+static uint64_t stack_pointer(struct gen *g);
+
+/* AL for the BCD adjustments: packed BCD digits, digits above 9, values
+ * near FF (whose adjustment carries into AH), anything. */
+static uint64_t bcd_value(struct rng *r)
+{
+	switch (rn(r, 4)) {
+	case 0: return rn(r, 10) << 4 | rn(r, 10);
+	case 1: return rn(r, 16) << 4 | (10 + rn(r, 6));
+	case 2: return 0xf0 + rn(r, 16);
+	default: return rnd(r) & 0xff;
+	}
+}
+
+/* Stack pointers for PUSHA (pushes cross below the data pages, land in
+ * the read-only page, or fit) and POPA (pops run into the guard page or
+ * start below the data pages). */
+static uint64_t pusha_stack(struct gen *g, bool pop)
+{
+	struct rng *r = &g->r;
+	unsigned k = rn(r, 100);
+	if (k < 55)
+		return stack_pointer(g);
+	if (k < 70)
+		return DT_DATA_VA + 0x400 + rn(r, 0x1800);
+	if (pop) {
+		if (k < 90)
+			return DT_GUARD_VA - 1 - rn(r, 40);
+		return DT_DATA_VA - 1 - rn(r, 16);
+	}
+	if (k < 88)
+		return DT_DATA_VA + rn(r, 40);
+	return DT_RO_VA + rn(r, chance(r, 50) ? 40 : 0x1000);
+}
+
+/* BOUND's pair: the index inside, below, above, on an edge, or an empty
+ * range. */
+static void bound_setup(struct gen *g, uint64_t off, unsigned size, uint64_t index)
+{
+	struct rng *r = &g->r;
+	int64_t idx = size == 2 ? (int16_t)index : (int32_t)index;
+	int64_t lo, hi;
+	int64_t d1 = (int64_t)rn(r, 100), d2 = (int64_t)rn(r, 100);
+	switch (rn(r, 6)) {
+	case 0:
+	case 1: lo = idx - d1, hi = idx + d2; break;
+	case 2: lo = idx + 1 + d1, hi = lo + d2; break;
+	case 3: hi = idx - 1 - d1, lo = hi - d2; break;
+	case 4: lo = hi = idx + (chance(r, 50) ? 0 : chance(r, 50) ? 1 : -1); break;
+	default:
+		lo = (int64_t)interesting(r);
+		hi = (int64_t)interesting(r);
+		break;
+	}
+	data_put(g->c, off, (uint64_t)lo, size);
+	data_put(g->c, off + size, (uint64_t)hi, size);
+}
+
+/* A selector for the far-pointer loads: Linux's user code and data
+ * segments (any RPL), null ones, and others that fault with #GP(selector):
+ * kernel segments, the TSS and LDT descriptors, empty TLS entries, the LDT
+ * (there is none), beyond the GDT. Never 0x78-0x7f: that entry's limit is
+ * the host CPU's number. */
+static uint16_t far_selector(struct rng *r)
+{
+	static const uint16_t bad[] = {0x08, 0x10, 0x18, 0x38, 0x40, 0x48, 0x50, 0x60, 0x68, 0x70};
+	unsigned k = rn(r, 100);
+	uint16_t rpl = chance(r, 70) ? 3 : (uint16_t)rn(r, 4);
+	if (k < 40)
+		return 0x28 | rpl;
+	if (k < 52)
+		return 0x20 | rpl;
+	if (k < 60)
+		return 0x30 | rpl;
+	if (k < 75)
+		return (uint16_t)rn(r, 4);
+	if (k < 85)
+		return bad[rn(r, sizeof bad / sizeof bad[0])] | (uint16_t)rn(r, 4);
+	if (k < 92)
+		return (uint16_t)(rnd(r) | 4); /* LDT */
+	return (uint16_t)(0x80 + rn(r, 0xff80));
+}
+
 static uint64_t stack_pointer(struct gen *g)
 {
 	struct rng *r = &g->r;
@@ -872,7 +1008,9 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 			a32 = want_a32(g, &e, 15);
 			if (chance(r, 8))
 				e.pfx[e.npfx++] = (uint8_t[]){0x2e, 0x3e, 0x26, 0x36}[rn(r, 4)];
-			unsigned opsize = t->setup == SU_CX8 ? 2 * size : size;
+			unsigned opsize = t->setup == SU_CX8 || t->setup == SU_BOUND ? 2 * size
+			                  : t->setup == SU_FARPTR                    ? size + 2
+			                                                             : size;
 			uint64_t off;
 			if (t->setup == SU_BTMEM)
 				off = 0x100 + rn(r, 0x1d00);
@@ -906,6 +1044,10 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 				gpr[0] =
 				    data_get(c, off, size) |
 				    (gpr[0] & ~((size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1)));
+			if (t->setup == SU_BOUND)
+				bound_setup(g, off, size, gpr[reg]);
+			if (t->setup == SU_FARPTR)
+				data_put(c, off + size, far_selector(r), 2);
 			if (t->setup == SU_CX8 && chance(r, 50)) {
 				uint64_t lo = data_get(c, off, size),
 				         hi = data_get(c, off + size, size);
@@ -945,6 +1087,10 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 			}
 		} else if (t->setup == SU_LEAVE) {
 			pin_set(g, 5, stack_pointer(g));
+		} else if (t->setup == SU_BCD && !follower) {
+			gpr[0] = (gpr[0] & ~0xffffULL) | bcd_value(r) | (rnd(r) & 0xff00);
+		} else if (t->setup == SU_PUSHA || t->setup == SU_POPA) {
+			pin_set(g, 4, pusha_stack(g, t->setup == SU_POPA));
 		}
 		break;
 	case K_PLUSR:
@@ -1060,6 +1206,8 @@ static void gen_insn(struct gen *g, const struct tmpl *t, bool follower)
 	}
 	if (t->kind == K_MODRM && (t->opc[0] == 0xd0 || t->opc[0] == 0xd1))
 		in->count = 1;
+	if (t->setup == SU_AAM) /* base 10 mostly; 0 is #DE for AAM */
+		e.imm = chance(r, 8) ? 0 : chance(r, 50) ? 10 : e.imm;
 
 	/* A plain REX (no bits) changes AH..BH into SPL..DIL. */
 	if (size == 1 && !(t->flags & T_NOREX) && !g->m32 && chance(r, 30))

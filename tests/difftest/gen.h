@@ -37,6 +37,12 @@ enum setup {
 	SU_LEAVE,
 	SU_ENTER,
 	SU_CLSHXD,
+	SU_BCD,    /* AL/AH worth adjusting (DAA DAS AAA AAS) */
+	SU_AAM,    /* AAM/AAD: base 10 mostly, sometimes 0 (#DE for AAM) */
+	SU_PUSHA,  /* ESP near the bottom of the data pages or in the read-only page */
+	SU_POPA,   /* ESP near the guard page */
+	SU_BOUND,  /* bounds around the index register */
+	SU_FARPTR, /* a selector Linux's GDT gives meaning to, or not */
 };
 #define S1 1
 #define S2 2

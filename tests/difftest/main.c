@@ -100,7 +100,10 @@ static void print_result(const char *who, const struct dt_result *r)
 	for (int k = 0; k < 16; k++)
 		printf("%s%s=%016" PRIx64, k % 4 == 0 ? "\n       " : " ", regnames[k],
 		       r->out.gpr[k]);
-	printf("\n");
+	printf("\n       es=%04x cs=%04x ss=%04x ds=%04x fs=%04x gs=%04x fs.base=%#" PRIx64
+	       " gs.base=%#" PRIx64 "\n",
+	       r->sel[DT_ES], r->sel[DT_CS], r->sel[DT_SS], r->sel[DT_DS], r->sel[DT_FS],
+	       r->sel[DT_GS], r->fs_base, r->gs_base);
 	print_fx(who, r->fx);
 }
 
@@ -178,6 +181,16 @@ static bool same(const struct dt_case *c, const struct dt_result *nat, const str
 	for (int k = 0; k < 16; k++)
 		if ((nat->out.gpr[k] ^ soft->out.gpr[k]) & (k < 8 ? low : ~0ULL))
 			WHY(" %s", regnames[k]);
+	static const char *const segnames[DT_NSEG] = {"es", "cs", "ss", "ds", "fs", "gs"};
+	/* A null selector's RPL does not survive the host kernel's IRET back
+	 * to user mode (the CPU nulls the register), so null equals null. */
+	for (int k = 0; k < DT_NSEG; k++)
+		if (nat->sel[k] != soft->sel[k] && ((nat->sel[k] | soft->sel[k]) & 0xfffc))
+			WHY(" %s %#x!=%#x", segnames[k], nat->sel[k], soft->sel[k]);
+	if (nat->bases && nat->fs_base != soft->fs_base)
+		WHY(" fs.base");
+	if (nat->bases && nat->gs_base != soft->gs_base)
+		WHY(" gs.base");
 	uint64_t mask = (DT_FL_ARITH | DT_FL_DF) & ~(uint64_t)soft->undef;
 	if ((nat->out.rflags ^ soft->out.rflags) & mask)
 		WHY(" rflags(%03" PRIx64 ")", (nat->out.rflags ^ soft->out.rflags) & mask);

@@ -16,12 +16,15 @@
  *
  * Results go to shared memory. If the child dies anyway (a case that
  * corrupts it), the parent marks that case and restarts a child after it. */
+#include <asm/prctl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -63,14 +66,69 @@ void dt_native_enter32(void);
 
 static sigjmp_buf child_env;
 static struct dt_result *child_result;
+/* The child's own FS and GS bases (FS: glibc's thread pointer) and whether
+ * it may use RDFSBASE/WRFSBASE (Linux enables them when the CPU has them). */
+static uint64_t child_fs_base, child_gs_base;
+static bool child_fsgsbase;
+
+static uint64_t get_base(int code)
+{
+	unsigned long v = 0;
+	syscall(SYS_arch_prctl, code, &v);
+	return v;
+}
+
+/* What the case left in DS ES FS GS and the FS/GS bases (the far-pointer
+ * loads change them), then the child's own back: FS holds the thread
+ * pointer that glibc (siglongjmp's pointer guard, errno) reads, so nothing
+ * may touch TLS before this. SS comes from the signal frame. */
+static __attribute__((always_inline)) inline void take_segments(struct dt_result *r)
+{
+	uint16_t ds, es, fs, gs;
+	__asm__ volatile("mov %%ds, %0\n\tmov %%es, %1\n\tmov %%fs, %2\n\tmov %%gs, %3"
+	                 : "=r"(ds), "=r"(es), "=r"(fs), "=r"(gs));
+	r->sel[DT_DS] = ds;
+	r->sel[DT_ES] = es;
+	r->sel[DT_FS] = fs;
+	r->sel[DT_GS] = gs;
+	uint64_t fsb, gsb;
+	if (child_fsgsbase) {
+		__asm__ volatile("rdfsbase %0\n\trdgsbase %1" : "=r"(fsb), "=r"(gsb));
+		__asm__ volatile("mov %2, %%fs\n\tmov %2, %%gs\n\twrfsbase %0\n\twrgsbase %1"
+		                 :
+		                 : "r"(child_fs_base), "r"(child_gs_base), "r"(0)
+		                 : "memory");
+	} else {
+		/* raw system calls: no errno, so no TLS */
+		__asm__ volatile("mov %0, %%fs\n\tmov %0, %%gs" : : "r"(0) : "memory");
+		long ret;
+		__asm__ volatile("syscall"
+		                 : "=a"(ret)
+		                 : "0"(SYS_arch_prctl), "D"(ARCH_SET_FS), "S"(child_fs_base)
+		                 : "rcx", "r11", "memory");
+		__asm__ volatile("syscall"
+		                 : "=a"(ret)
+		                 : "0"(SYS_arch_prctl), "D"(ARCH_SET_GS), "S"(child_gs_base)
+		                 : "rcx", "r11", "memory");
+		(void)ret;
+		fsb = gsb = 0;
+	}
+	r->fs_base = fsb;
+	r->gs_base = gsb;
+	r->bases = child_fsgsbase; /* compared only when read */
+}
 
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
+	struct dt_result *r = child_result;
+	take_segments(r);
 	(void)sig;
 	(void)si;
 	const ucontext_t *uc = ucv;
 	const greg_t *g = uc->uc_mcontext.gregs;
-	struct dt_result *r = child_result;
+	/* CS, SS in the frame (SS when UC_SIGCONTEXT_SS, 0x2, is set) */
+	r->sel[DT_CS] = (uint16_t)g[REG_CSGSFS];
+	r->sel[DT_SS] = (uc->uc_flags & 0x2) ? (uint16_t)((uint64_t)g[REG_CSGSFS] >> 48) : 0x2b;
 	static const int order[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP,
 	                              REG_RSI, REG_RDI, REG_R8,  REG_R9,  REG_R10, REG_R11,
 	                              REG_R12, REG_R13, REG_R14, REG_R15};
@@ -119,6 +177,9 @@ static __attribute__((noinline)) void run_one(struct dt_result *r, bool m32)
 static void child_main(const struct dt_case *cases, struct dt_result *results, unsigned from,
                        unsigned n, volatile unsigned *progress)
 {
+	child_fs_base = get_base(ARCH_GET_FS);
+	child_gs_base = get_base(ARCH_GET_GS);
+	child_fsgsbase = getauxval(AT_HWCAP2) & 2; /* HWCAP2_FSGSBASE */
 	static uint8_t altstack[65536];
 	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
 	sigaltstack(&ss, NULL);

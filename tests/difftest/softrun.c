@@ -20,6 +20,8 @@
 #define CODE_GPA 0x100000ULL
 #define DATA_GPA 0x234000ULL /* RW pages, then the RO page */
 
+#define GDT_OFFSET 0x800 /* in the supervisor page, after the TSS */
+
 #define P 0x1ULL
 #define W 0x2ULL
 #define U 0x4ULL
@@ -79,6 +81,21 @@ static void build_tables(const struct dt_case *c)
 	memset(page, 0, sizeof page);
 	uint16_t iomap = 0x68;
 	memcpy(page + 0x66, &iomap, 2);
+	/* And a GDT as Linux's: what the far-pointer loads find behind a
+	 * selector (the other entries fault with #GP(selector) either way:
+	 * kernel DPL 0, system descriptors, empty TLS slots; the per-CPU
+	 * entry 15, whose limit is the host's CPU number, is not generated). */
+	static const uint64_t gdt[16] = {
+	    [1] = 0x00cf9b000000ffffULL, /* 0x08 kernel 32-bit code */
+	    [2] = 0x00af9b000000ffffULL, /* 0x10 kernel code */
+	    [3] = 0x00cf93000000ffffULL, /* 0x18 kernel data */
+	    [4] = 0x00cffb000000ffffULL, /* 0x23 user 32-bit code */
+	    [5] = 0x00cff3000000ffffULL, /* 0x2b user data */
+	    [6] = 0x00affb000000ffffULL, /* 0x33 user 64-bit code */
+	    [8] = 0x00008b0000000067ULL | ((DT_DATA_VA + 0x4000) & 0xffffff) << 16 |
+	          ((DT_DATA_VA + 0x4000) >> 24 & 0xff) << 56, /* 0x40 TSS (busy) */
+	};
+	memcpy(page + GDT_OFFSET, gdt, sizeof gdt);
 	mem_write(&mem, DATA_GPA + 0x4000, page, 4096);
 }
 
@@ -100,6 +117,9 @@ static void user_state(struct cpu_state *s, const struct dt_regs *in, bool m32)
 	}
 	s->seg[SEG_TR] = (struct cpu_segment){
 	    .base = DT_DATA_VA + 0x4000, .limit = 0x67, .selector = 0x40, .type = 11, .present = 1};
+	s->seg[SEG_LDTR] = (struct cpu_segment){.unusable = 1}; /* no LDT: TI=1 is #GP */
+	s->gdt.base = DT_DATA_VA + 0x4000 + GDT_OFFSET;
+	s->gdt.limit = 16 * 8 - 1;
 	s->cr0 = 0x80050033; /* PG AM WP NE ET MP PE, as Linux runs */
 	s->cr4 = 0x106a0;    /* FSGSBASE OSXMMEXCPT OSFXSR PGE PAE */
 	s->efer = 0xd01;     /* NXE LMA LME SCE */
@@ -197,6 +217,10 @@ void dt_soft_run(const struct dt_case *c, struct dt_result *r)
 	memcpy(r->out.gpr, cpu->state.gpr, sizeof r->out.gpr);
 	r->out.rip = cpu->state.rip;
 	r->out.rflags = cpu->state.rflags;
+	for (int k = 0; k < DT_NSEG; k++)
+		r->sel[k] = cpu->state.seg[k].selector; /* DT_* order is SEG_* order */
+	r->fs_base = cpu->state.seg[SEG_FS].base;
+	r->gs_base = cpu->state.seg[SEG_GS].base;
 	r->undef = undef;
 	fpu_to_fx(&cpu->state.fpu, r->fx);
 	mem_read(&mem, DATA_GPA, r->data, DT_DATA_SIZE);

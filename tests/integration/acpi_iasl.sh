@@ -8,7 +8,8 @@
 # the RSDP, which iasl cannot disassemble on its own, is rebuilt from its
 # fields by iasl's table compiler and must come out identical, checksums and
 # all; and acpiexec (ACPICA, as in Linux) accepts the FADT without a warning,
-# loads the DSDT into its namespace and evaluates \_S5_ and \_SB.PCI0._HID.
+# loads the DSDT into its namespace and evaluates \_S5_, \_SB.PCI0._HID and
+# \_SB.HPET._CRS (the HPET device beside the HPET table).
 # Needs acpica-tools (iasl, acpiexec); without them this FAILS.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -117,16 +118,19 @@ check_rsdp() { # dir, cpus
 # PM2 arbiter bit); those "Unexpected" lines are expected and ignored.
 check_acpiexec() { # dir, cpus
 	local dir=$1 n=$2 out
-	out=$(cd "$dir" && timeout 60 acpiexec -b 'evaluate \_S5_; evaluate \_SB.PCI0._HID; evaluate \_SB.PCI0._CRS; evaluate \_SB.COM1._CRS' facp.dat dsdt.dat apic.dat 2>&1)
+	out=$(cd "$dir" && timeout 60 acpiexec -b 'evaluate \_S5_; evaluate \_SB.PCI0._HID; evaluate \_SB.PCI0._CRS; evaluate \_SB.COM1._CRS; evaluate \_SB.HPET._CRS' facp.dat dsdt.dat apic.dat hpet.dat 2>&1)
 	local rc=$?
 	local complaints
 	complaints=$(grep -iE 'warning|error|exception|AE_' <<<"$out" |
 		grep -vE '^Unexpected AE_BAD_PARAMETER from Acpi[A-Za-z]*Gpe[A-Za-z]* |^Unexpected AE_BAD_ADDRESS from Acpi(Read|Write)BitRegister ')
-	# The S5 package {5, 5, 0, 0} and PCI0's _HID EisaId ("PNP0A03").
+	# The S5 package {5, 5, 0, 0}, PCI0's _HID EisaId ("PNP0A03") and the
+	# HPET's Memory32Fixed descriptor (0x86, length 9, read/write,
+	# 0xFED00000, 0x400 bytes) in its _CRS buffer.
 	local s5
 	s5=$(grep -A4 'Contains 4 Elements' <<<"$out" | grep -c -E '\[Integer\] = 0000000000000005|\[Integer\] = 0000000000000000')
 	if [ $rc -ne 0 ] || [ -n "$complaints" ] || [ "$s5" -ne 4 ] ||
 		! grep -q '\[Integer\] = 00000000030AD041' <<<"$out" ||
+		! grep -qi '86 09 00 01 00 00 D0 FE 00 04 00 00' <<<"$out" ||
 		! grep -q 'ACPI: FACP .*RNGFLD' <<<"$out" ||
 		! grep -q 'Table \[DSDT: RINGFOLD\]' <<<"$out"; then
 		fail "acpiexec accepts FADT/MADT/DSDT and evaluates \\_S5_ and PCI0 ($n cpus)" \
@@ -144,14 +148,14 @@ for n in 1 2 64; do
 		continue
 	fi
 	missing=""
-	for t in rsdp rsdt xsdt facp apic dsdt facs; do
+	for t in rsdp rsdt xsdt facp apic dsdt facs hpet; do
 		[ -s "$dir/$t.dat" ] || missing="$missing $t"
 	done
 	if [ -n "$missing" ]; then
 		fail "every table reachable from the RSDP ($n cpus)" "missing:$missing"
 		continue
 	fi
-	for t in rsdt xsdt facp apic dsdt facs; do
+	for t in rsdt xsdt facp apic dsdt facs hpet; do
 		check_table "$dir" "$t" "$n"
 	done
 	check_rsdp "$dir" "$n"

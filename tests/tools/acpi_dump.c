@@ -4,7 +4,7 @@
  *
  *   acpi_dump <directory> [ncpus]
  *
- * Files: rsdp.dat rsdt.dat xsdt.dat facp.dat apic.dat dsdt.dat facs.dat.
+ * Files: rsdp.dat rsdt.dat xsdt.dat facp.dat apic.dat dsdt.dat facs.dat hpet.dat.
  * The tables are found by following the pointers from the RSDP, as a guest
  * would, so a wrong pointer shows up as a missing or broken file. */
 #include <stdio.h>

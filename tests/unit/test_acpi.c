@@ -10,6 +10,7 @@
 #include "boot/acpi.h"
 #include "boot/aml.h"
 #include "dev/acpi_pm.h"
+#include "dev/hpet.h"
 #include "mem.h"
 #include "test.h"
 
@@ -83,7 +84,7 @@ static uint32_t check_table(uint64_t gpa, const char *sig)
 }
 
 struct tables {
-	uint64_t rsdp, rsdt, xsdt, fadt, madt, dsdt, facs;
+	uint64_t rsdp, rsdt, xsdt, fadt, madt, dsdt, facs, hpet;
 };
 
 /* Everything a guest does from the RSDP to the FADT and MADT. */
@@ -110,13 +111,16 @@ static struct tables walk(void)
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t p = rd64(t.xsdt + 36 + 8 * i);
 		CHECK_EQ(p, rd32(t.rsdt + 36 + 4 * i)); /* both lists agree */
+		const char *sig = "????";
 		if (sig_is(p, "FACP"))
-			t.fadt = p;
+			t.fadt = p, sig = "FACP";
 		else if (sig_is(p, "APIC"))
-			t.madt = p;
+			t.madt = p, sig = "APIC";
+		else if (sig_is(p, "HPET") && !t.hpet)
+			t.hpet = p, sig = "HPET";
 		else
 			CHECK(!"unexpected table in the XSDT");
-		CHECK(check_table(p, sig_is(p, "FACP") ? "FACP" : "APIC") > 0);
+		CHECK(check_table(p, sig) > 0);
 	}
 	CHECK(t.fadt && t.madt);
 	if (t.fadt) {
@@ -399,6 +403,10 @@ struct walker {
 	bool pci_crs_found, com1_found;
 	const uint8_t *pci_crs;
 	size_t pci_crs_len;
+	bool hpet_hid_found;
+	uint64_t hpet_hid;
+	const uint8_t *hpet_crs;
+	size_t hpet_crs_len;
 };
 
 static size_t pkg_length(struct walker *w, const uint8_t **body_end)
@@ -616,6 +624,12 @@ static void term_list(struct walker *w)
 				w->pci_crs_len = buf_len;
 			} else if (!strcmp(full, "\\_SB_.COM1._HID")) {
 				w->com1_found = true;
+			} else if (!strcmp(full, "\\_SB_.HPET._HID")) {
+				w->hpet_hid_found = true;
+				w->hpet_hid = v;
+			} else if (!strcmp(full, "\\_SB_.HPET._CRS")) {
+				w->hpet_crs = buf;
+				w->hpet_crs_len = buf_len;
 			}
 			break;
 		}
@@ -732,6 +746,80 @@ static void test_dsdt_walk(void)
 	CHECK(io_hi);
 	CHECK(mem32);
 	CHECK(endtag);
+	mem_destroy(&m);
+}
+
+/* ---- HPET ------------------------------------------------------------- */
+
+/* The DSDT of the machine in gm, walked; false if it does not parse. */
+static bool walk_dsdt(const struct tables *t, struct walker *w)
+{
+	uint32_t len = t->dsdt ? check_table(t->dsdt, "DSDT") : 0;
+	if (len <= 36)
+		return false;
+	const uint8_t *aml = mem_ptr(gm, t->dsdt, len);
+	*w = (struct walker){.p = aml + 36, .end = aml + len, .scope = "\\"};
+	term_list(w);
+	return !w->bad && w->p == w->end;
+}
+
+/* The HPET table describes dev/hpet.c's block (IA-PC HPET 1.0a, 3.2.4),
+ * and the DSDT has the device with its registers in _CRS. */
+static void test_hpet_table(void)
+{
+	struct guest_mem m;
+	struct error err;
+	CHECK(mem_init(&m, GUEST_MEM, false, &err) == 0);
+	gm = &m;
+	uint64_t rsdp;
+	CHECK(build(&m, 2, &rsdp) == 0);
+	struct tables t = walk();
+	uint64_t h = t.hpet;
+	CHECK(h != 0);
+	if (!h) {
+		mem_destroy(&m);
+		return;
+	}
+	CHECK_EQ(rd32(h + 4), 56);
+	CHECK_EQ(rd8(h + 8), 1);
+	CHECK_EQ(rd32(h + 36), HPET_CAP_ID);
+	CHECK_EQ(rd32(h + 36), 0x8086A201); /* 8086, legacy, 64-bit, 3 timers, rev 1 */
+	CHECK_EQ(rd8(h + 40), 0);           /* system memory */
+	CHECK_EQ(rd8(h + 41), 64);
+	CHECK_EQ(rd8(h + 42), 0);
+	CHECK_EQ(rd64(h + 44), 0xFED00000);
+	CHECK_EQ(rd8(h + 52), 0);    /* HPET number */
+	CHECK_EQ(rd16(h + 53), 128); /* minimum periodic tick */
+	CHECK_EQ(rd8(h + 55), 0);    /* no page protection promised */
+
+	struct walker w;
+	CHECK(walk_dsdt(&t, &w));
+	CHECK(w.hpet_hid_found);
+	CHECK_EQ(w.hpet_hid, 0x0301D041); /* EisaId ("PNP0103") */
+	static const uint8_t mem32[] = {0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0xD0,
+	                                0xFE, 0x00, 0x04, 0x00, 0x00, 0x79};
+	CHECK(w.hpet_crs && w.hpet_crs_len == sizeof mem32 + 1 &&
+	      !memcmp(w.hpet_crs, mem32, sizeof mem32));
+	mem_destroy(&m);
+}
+
+/* Without an HPET neither the table nor the device is there. */
+static void test_no_hpet(void)
+{
+	struct guest_mem m;
+	struct error err = {{0}};
+	CHECK(mem_init(&m, GUEST_MEM, false, &err) == 0);
+	gm = &m;
+	uint64_t rsdp;
+	CHECK(acpi_build_opts(&m, 2, &(struct acpi_options){.hpet = false}, &rsdp, &err) == 0);
+	struct tables t = walk();
+	CHECK_EQ(t.hpet, 0);
+	CHECK_EQ(rd32(t.xsdt + 4), 36 + 2 * 8);
+	CHECK_EQ(rd32(t.rsdt + 4), 36 + 2 * 4);
+	struct walker w;
+	CHECK(walk_dsdt(&t, &w));
+	CHECK(!w.hpet_hid_found);
+	CHECK(w.com1_found);
 	mem_destroy(&m);
 }
 
@@ -880,6 +968,8 @@ int main(void)
 	RUN(test_madt_2_cpus);
 	RUN(test_madt_64_cpus);
 	RUN(test_dsdt_walk);
+	RUN(test_hpet_table);
+	RUN(test_no_hpet);
 	RUN(test_aml_integers);
 	RUN(test_aml_names);
 	RUN(test_aml_eisaid);

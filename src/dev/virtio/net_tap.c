@@ -75,7 +75,8 @@ static void *tap_thread(void *arg)
 			ssize_t n = read(t->fd, t->rx, sizeof t->rx);
 			if (n < 0) {
 				if (errno != EAGAIN && errno != EINTR)
-					log_warn("--net tap=%s: read: %s", t->name, strerror(errno));
+					log_warn("--net tap=%s: read: %s", t->name,
+					         strerror(errno));
 				break;
 			}
 			if ((size_t)n > VIRTIO_NET_HDR_LEN)
@@ -93,7 +94,8 @@ static bool tap_send(struct net_backend *be, const struct iovec *iov, unsigned n
 	static const uint8_t zero_hdr[VIRTIO_NET_HDR_LEN];
 	ssize_t rc;
 	if (n + 1 <= IOV_MAX) {
-		t->txiov[0] = (struct iovec){.iov_base = (void *)zero_hdr, .iov_len = sizeof zero_hdr};
+		t->txiov[0] =
+		    (struct iovec){.iov_base = (void *)zero_hdr, .iov_len = sizeof zero_hdr};
 		memcpy(&t->txiov[1], iov, n * sizeof *iov);
 		rc = writev(t->fd, t->txiov, (int)n + 1);
 	} else {
@@ -172,10 +174,11 @@ static int tap_open(struct net_tap *t)
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 		if (e == EPERM || e == EACCES)
-			log_error("--net tap=%s: not permitted: creating a TAP interface, or using one "
-			          "this user does not own, needs CAP_NET_ADMIN (as root: "
-			          "ip tuntap add %s mode tap user $USER; ip link set %s up)",
-			          t->name, t->name, t->name);
+			log_error(
+			    "--net tap=%s: not permitted: creating a TAP interface, or using one "
+			    "this user does not own, needs CAP_NET_ADMIN (as root: "
+			    "ip tuntap add %s mode tap user $USER; ip link set %s up)",
+			    t->name, t->name, t->name);
 		else if (e == EBUSY)
 			log_error("--net tap=%s: in use by another process", t->name);
 		else if (e == EINVAL)

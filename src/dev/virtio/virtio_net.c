@@ -153,14 +153,17 @@ int virtio_net_parse(const char *spec, struct virtio_net_options *opt, char *err
 				opt->kind = NET_BACKEND_USER;
 			} else if (len > 4 && !strncmp(item, "tap=", 4)) {
 				if (len - 4 >= VIRTIO_NET_IFNAME_MAX) {
-					snprintf(err, err_len, "tap=%.*s: an interface name has at most %d characters",
-					         (int)(len - 4), item + 4, VIRTIO_NET_IFNAME_MAX - 1);
+					snprintf(
+					    err, err_len,
+					    "tap=%.*s: an interface name has at most %d characters",
+					    (int)(len - 4), item + 4, VIRTIO_NET_IFNAME_MAX - 1);
 					return -1;
 				}
 				opt->kind = NET_BACKEND_TAP;
 				memcpy(opt->tap_name, item + 4, len - 4);
 			} else {
-				snprintf(err, err_len, "'%.*s' is not user or tap=NAME", (int)len, item);
+				snprintf(err, err_len, "'%.*s' is not user or tap=NAME", (int)len,
+				         item);
 				return -1;
 			}
 		} else if (len > 4 && !strncmp(item, "mac=", 4)) {
@@ -170,7 +173,8 @@ int virtio_net_parse(const char *spec, struct virtio_net_options *opt, char *err
 				return -1;
 			}
 			if (opt->mac[0] & 1) {
-				snprintf(err, err_len, "'%.*s' is a multicast address", (int)len, item);
+				snprintf(err, err_len, "'%.*s' is a multicast address", (int)len,
+				         item);
 				return -1;
 			}
 			opt->mac_set = true;
@@ -193,7 +197,8 @@ int virtio_net_parse(const char *spec, struct virtio_net_options *opt, char *err
 			}
 			opt->nhostfwd++;
 		} else {
-			snprintf(err, err_len, "'%.*s' is not hostfwd=... or mac=...", (int)len, item);
+			snprintf(err, err_len, "'%.*s' is not hostfwd=... or mac=...", (int)len,
+			         item);
 			return -1;
 		}
 		item = comma ? comma + 1 : NULL;
@@ -238,7 +243,8 @@ enum virtio_net_rx_result virtio_net_rx_put(struct virtq *vq, bool mergeable, co
 	uint32_t lens[VIRTIO_NET_RX_MAX_CHAINS];
 	unsigned n = 0, max_chains = 1;
 	if (mergeable)
-		max_chains = vq->size < VIRTIO_NET_RX_MAX_CHAINS ? vq->size : VIRTIO_NET_RX_MAX_CHAINS;
+		max_chains =
+		    vq->size < VIRTIO_NET_RX_MAX_CHAINS ? vq->size : VIRTIO_NET_RX_MAX_CHAINS;
 	struct iovec num_buffers[2];
 	int n_num_buffers = 0;
 	while (off < total) {
@@ -271,12 +277,14 @@ enum virtio_net_rx_result virtio_net_rx_put(struct virtq *vq, bool mergeable, co
 		if (n == 0) {
 			/* Every buffer holds at least a header (5.1.6.3.1). */
 			if (scratch->in_len < VIRTIO_NET_HDR_LEN) {
-				why_fail(why, why_len,
-				         "receive buffer of %llu bytes, less than the 12-byte header",
-				         (unsigned long long)scratch->in_len);
+				why_fail(
+				    why, why_len,
+				    "receive buffer of %llu bytes, less than the 12-byte header",
+				    (unsigned long long)scratch->in_len);
 				return NET_RX_BROKEN;
 			}
-			n_num_buffers = iov_slice(in, nin, VIRTIO_NET_HDR_NUM_BUFFERS, 2, num_buffers, 2);
+			n_num_buffers =
+			    iov_slice(in, nin, VIRTIO_NET_HDR_NUM_BUFFERS, 2, num_buffers, 2);
 			iov_from_buf(in, nin, 0, hdr, VIRTIO_NET_HDR_LEN);
 			iov_from_buf(in, nin, VIRTIO_NET_HDR_LEN, data, chunk - VIRTIO_NET_HDR_LEN);
 		} else {
@@ -412,7 +420,8 @@ static void rx_drain(struct virtio_net *net)
 			pushed = true;
 		} else {
 			net->stats.rx_dropped_size++;
-			virtio_dev_log(vdev, "a %zu-byte frame does not fit the receive buffers: dropped",
+			virtio_dev_log(vdev,
+			               "a %zu-byte frame does not fit the receive buffers: dropped",
 			               f->len);
 		}
 		backlog_drop_front(net);
@@ -493,8 +502,7 @@ static void net_reset(struct virtio_dev *vdev)
 	resume_backend(net);
 }
 
-static const struct virtio_dev_ops net_ops = {.queue_notify = net_queue_notify,
-                                              .reset = net_reset};
+static const struct virtio_dev_ops net_ops = {.queue_notify = net_queue_notify, .reset = net_reset};
 
 static void put16(uint8_t *p, uint16_t v)
 {

@@ -443,6 +443,7 @@ static int soft_run(struct vm *vm)
 	    /* CPUID 0x15 names the core crystal, and Linux takes it for the
 	     * LAPIC timer's input clock (it skips calibrating the timer then). */
 	    .lapic_timer_hz = SOFT_CRYSTAL_HZ,
+	    .pit_disconnected = &vm->hpet_legacy_route, /* HPET LegacyReplacement */
 	});
 	if (!e->chip) {
 		engine_free(e);

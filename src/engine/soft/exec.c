@@ -1348,7 +1348,7 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		break;
 	case 0x63: /* MOVSXD */
 		if (c->mode != SOFT_MODE_64)
-			return unimplemented(c, i); /* ARPL */
+			return soft_exec_legacy(c, i); /* ARPL */
 		if (rm_read(c, i, osz == 8 ? 4 : osz, &v))
 			return -1;
 		soft_reg_set(c, i, i->reg, osz, osz == 8 ? sext(v, 4) : v);
@@ -1769,6 +1769,27 @@ int soft_exec(struct soft_cpu *c, const struct soft_insn *i)
 		}
 		break;
 	}
+	/* outside 64-bit mode only, the decoder refuses them there (legacy.c) */
+	case 0x27:
+	case 0x2f:
+	case 0x37:
+	case 0x3f:
+	case 0x60:
+	case 0x61:
+	case 0x62:
+	case 0xc4: /* LES, LDS (VEX in 64-bit mode) */
+	case 0xc5:
+	case 0xd4:
+	case 0xd5:
+	case 0xd6:
+	/* far-pointer loads in every mode */
+	case 0x1b2:
+	case 0x1b4:
+	case 0x1b5: return soft_exec_legacy(c, i);
+	/* MOVBE (CRC32 with F2), ADCX/ADOX (movbe_adx.c) */
+	case 0x2f0:
+	case 0x2f1:
+	case 0x2f6: return soft_exec_movbe_adx(c, i);
 	/* system instructions (system.c) */
 	case 0x06:
 	case 0x07:

@@ -51,6 +51,18 @@ int soft_task_return(struct soft_cpu *cpu, uint64_t ret_rip);
 
 /* system.c: the accessed bit of a descriptor just loaded. */
 void soft_set_accessed(struct soft_cpu *cpu, uint16_t sel, struct cpu_segment *d);
+/* system.c: load a data or stack segment register (not CS) with the checks
+ * of MOV Sreg / POP Sreg (real-mode and virtual-8086 loads too): 0, or -1
+ * with #GP/#SS/#NP raised and the register unchanged. */
+int soft_load_segment(struct soft_cpu *cpu, unsigned seg, uint16_t sel);
+
+/* legacy.c: PUSHA/POPA, DAA/DAS/AAA/AAS/AAM/AAD, BOUND, ARPL, SALC and the
+ * far-pointer loads LES/LDS/LSS/LFS/LGS. SOFT_X_*, or -1. */
+int soft_exec_legacy(struct soft_cpu *cpu, const struct soft_insn *insn);
+
+/* movbe_adx.c: MOVBE (0F 38 F0/F1; with F2 they are CRC32, passed on to
+ * soft_exec_sse) and ADCX/ADOX (0F 38 F6). SOFT_X_*, or -1. */
+int soft_exec_movbe_adx(struct soft_cpu *cpu, const struct soft_insn *insn);
 
 /* system.c: system instructions (MOV CR/DR, descriptor tables, segment
  * loads, far branches, MSRs, SYSCALL/SYSRET, ...). SOFT_X_*, or -1. */

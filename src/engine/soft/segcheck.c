@@ -5,9 +5,9 @@
  * Only the operand itself and reading the descriptor table can fault (#PF,
  * or #GP/#SS of a memory operand). Linux runs VERW on every return to user
  * space and before idling, to flush CPU buffers (the MDS mitigation). */
+#include "engine/soft/segcheck.h"
 #include "engine/soft/access.h"
 #include "engine/soft/exec.h"
-#include "engine/soft/segcheck.h"
 
 /* The raw 8-byte descriptor, or false (ZF=0) when the selector names none.
  * -1 in *fault when reading the table faulted. */
@@ -87,10 +87,10 @@ static bool system_type_ok(const struct soft_cpu *c, unsigned type, bool lsl)
 	case 2:
 	case 3:
 	case 9:
-	case 0xb: return true;      /* TSS16, LDT, busy TSS16, TSS32, busy TSS32 */
+	case 0xb: return true; /* TSS16, LDT, busy TSS16, TSS32, busy TSS32 */
 	case 4:
 	case 5:
-	case 0xc: return !lsl;     /* call gates, task gate */
+	case 0xc: return !lsl; /* call gates, task gate */
 	default: return false;
 	}
 }

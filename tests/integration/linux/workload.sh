@@ -11,7 +11,7 @@ section() { echo "--- $1"; }
 section generate
 awk 'BEGIN {
 	srand(20240611)
-	for (i = 0; i < 10000; i++) {
+	for (i = 0; i < 4000; i++) {
 		w = ""
 		n = 3 + int(rand() * 6)
 		for (j = 0; j < n; j++)
@@ -29,7 +29,7 @@ sha256sum data.txt
 md5sum data.txt
 sha1sum data.txt
 sha512sum data.txt | cut -c1-64
-seq 1 100000 | sha256sum
+seq 1 40000 | sha256sum
 dd if=/dev/zero bs=65536 count=16 2>/dev/null | sha256sum
 
 # ---- gzip / gunzip round trip. The 10-byte gzip header holds a time stamp,
@@ -66,7 +66,7 @@ awk 'BEGIN { x = 1; for (i = 1; i <= 60; i++) x = (x * 48271) % 2147483647; prin
 
 # ---- a pipeline of several processes
 section pipeline
-seq 1 50000 | awk '{ print ($1 * 7919) % 1009 }' | sort -n | uniq -c |
+seq 1 20000 | awk '{ print ($1 * 7919) % 1009 }' | sort -n | uniq -c |
 	sort -k1,1nr -k2,2n | head -n 4 | tr ' ' '.' | sed 's/^\.*//'
 seq 1 3000 | xargs -n 100 echo | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' |
 	tail -n 2
