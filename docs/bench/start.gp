@@ -1,6 +1,6 @@
 set terminal pngcairo size 1100,540 font 'DejaVu Sans,11' noenhanced
 set output 'docs/bench/start.png'
-set title "Start to the guest's first instruction\nAMD EPYC (2 CPUs online, 2445 MHz), kvm kvm_pvm, 2026-11-24 08:45 UTC\nringfold 0.1.0 (git c249e79-dirty), QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3); make bench BUILD=build-bench" font ',10'
+set title "Start to the guest's first instruction\nAMD EPYC (2 CPUs online, 2445 MHz), kvm kvm_pvm, 2026-11-24 11:12 UTC\nringfold 0.1.0 (git a747360), QEMU 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3); make bench BUILD=build" font ',10'
 set datafile separator tab
 set datafile missing '?'
 set style data histograms

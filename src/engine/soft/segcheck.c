@@ -34,6 +34,20 @@ static bool fetch_descriptor(struct soft_cpu *c, uint16_t sel, uint64_t *d, int 
 	return true;
 }
 
+/* The selector in the r/m16 operand and its descriptor (*ok false when it
+ * names none). -1 when reading the operand or the table faulted. */
+static int operand_descriptor(struct soft_cpu *c, const struct soft_insn *i, uint16_t *sel,
+                              uint64_t *d, bool *ok)
+{
+	uint64_t v;
+	int fault;
+	if (soft_x_rm_read(c, i, 2, &v))
+		return -1;
+	*sel = (uint16_t)v;
+	*ok = fetch_descriptor(c, *sel, d, &fault);
+	return fault;
+}
+
 static void set_zf(struct soft_cpu *c, bool zf)
 {
 	uint64_t f = soft_flags_get(c) & ~FL_ZF;
@@ -54,13 +68,10 @@ static bool reachable(const struct soft_cpu *c, uint64_t d, uint16_t sel)
 
 int soft_exec_verr_verw(struct soft_cpu *c, const struct soft_insn *i, bool write)
 {
-	uint64_t v, d;
-	int fault;
-	if (soft_x_rm_read(c, i, 2, &v))
-		return -1;
-	uint16_t sel = (uint16_t)v;
-	bool ok = fetch_descriptor(c, sel, &d, &fault);
-	if (fault)
+	uint16_t sel;
+	uint64_t d;
+	bool ok;
+	if (operand_descriptor(c, i, &sel, &d, &ok))
 		return -1;
 	if (ok) {
 		unsigned type = (d >> 40) & 0xf;
@@ -99,13 +110,10 @@ int soft_exec_lar_lsl(struct soft_cpu *c, const struct soft_insn *i, bool lsl)
 {
 	if (!(c->state.cr0 & CR0_PE) || (c->state.rflags & FL_VM))
 		return soft_raise(c, SOFT_UD, false, 0);
-	uint64_t v, d;
-	int fault;
-	if (soft_x_rm_read(c, i, 2, &v))
-		return -1;
-	uint16_t sel = (uint16_t)v;
-	bool ok = fetch_descriptor(c, sel, &d, &fault);
-	if (fault)
+	uint16_t sel;
+	uint64_t d;
+	bool ok;
+	if (operand_descriptor(c, i, &sel, &d, &ok))
 		return -1;
 	if (ok) {
 		unsigned type = (d >> 40) & 0xf;
